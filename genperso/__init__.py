@@ -1,0 +1,6 @@
+"""genperso: generative personalization of entertainment assets."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

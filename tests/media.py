@@ -1,0 +1,170 @@
+"""Synthetic media factory for tests: every clip is made here with ffmpeg lavfi sources, so the
+right answer (cut times, tempo, loudness, streams) is known by construction.
+
+Nothing here reads ``../shared`` or downloads anything.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genperso.media.ffmpeg import run_ffmpeg
+
+__all__ = ["Segment", "make_film", "make_clicks", "make_tone", "make_speech", "espeak_available", "write_wav"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One shot of a synthetic film.
+
+    kind: "color" (flat colour), "testsrc" (moving test pattern), "mandelbrot" (slow zoom),
+          "noise" (high motion random), "faces" (drawn face-like ellipses, calm), "black".
+    audio: "tone" (quiet sine), "loud" (loud noise bursts), "silence", "clicks".
+    """
+
+    kind: str
+    duration: float
+    color: str = "red"
+    audio: str = "tone"
+    freq: float = 440.0
+
+
+def _video_source(seg: Segment, size: str, fps: int) -> str:
+    d = seg.duration
+    if seg.kind == "color":
+        return f"color=c={seg.color}:s={size}:r={fps}:d={d}"
+    if seg.kind == "black":
+        return f"color=c=black:s={size}:r={fps}:d={d}"
+    if seg.kind == "testsrc":
+        return f"testsrc2=s={size}:r={fps}:d={d}"
+    if seg.kind == "mandelbrot":
+        return f"mandelbrot=s={size}:r={fps},trim=duration={d}"
+    if seg.kind == "noise":
+        # fast random motion: cellular automaton + noise, strong frame differences
+        return f"cellauto=s={size}:r={fps}:rule=30:random_fill_ratio=0.5,trim=duration={d}"
+    if seg.kind == "faces":
+        return f"color=c={seg.color}:s={size}:r={fps}:d={d}"
+    raise ValueError(f"unknown segment kind {seg.kind}")
+
+
+def _audio_source(seg: Segment, sr: int) -> str:
+    d = seg.duration
+    if seg.audio == "tone":
+        return f"sine=f={seg.freq}:r={sr}:d={d},volume=0.1"
+    if seg.audio == "loud":
+        return f"anoisesrc=r={sr}:a=0.6:d={d}:c=pink"
+    if seg.audio == "silence":
+        return f"anullsrc=r={sr}:cl=mono,atrim=duration={d}"
+    if seg.audio == "clicks":
+        return f"sine=f=1000:r={sr}:d={d}:beep_factor=8,volume=0.5"
+    raise ValueError(f"unknown audio {seg.audio}")
+
+
+def make_film(
+    path: str | Path,
+    segments: list[Segment],
+    *,
+    size: str = "320x180",
+    fps: int = 25,
+    audio: bool = True,
+    sr: int = 44100,
+    channels: int = 2,
+    vcodec: str = "libx264",
+) -> list[float]:
+    """Write a film made of ``segments`` with hard cuts between them; returns the cut times (s).
+
+    "faces" segments draw two light ellipses with eyes on the background colour so the Haar
+    detector is not guaranteed to fire; tests that need real faces use ``face_image``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args: list[str] = []
+    for seg in segments:
+        args += ["-f", "lavfi", "-i", _video_source(seg, size, fps)]
+    if audio:
+        for seg in segments:
+            args += ["-f", "lavfi", "-i", _audio_source(seg, sr)]
+    n = len(segments)
+    fparts = []
+    for i in range(n):
+        fparts.append(f"[{i}:v]fps={fps},format=yuv420p,setsar=1[v{i}]")
+    if audio:
+        layout = "stereo" if channels == 2 else ("5.1" if channels == 6 else "mono")
+        for i in range(n):
+            fparts.append(f"[{n + i}:a]aformat=sample_rates={sr}:channel_layouts={layout}[a{i}]")
+        fparts.append("".join(f"[v{i}][a{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]")
+        maps = ["-map", "[v]", "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
+    else:
+        fparts.append("".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]")
+        maps = ["-map", "[v]"]
+    run_ffmpeg(
+        ["-y", *args, "-filter_complex", ";".join(fparts), *maps, "-c:v", vcodec, "-preset", "ultrafast",
+         "-g", str(fps * 2), "-pix_fmt", "yuv420p", str(path)],
+        what="synthetic film",
+    )
+    cuts, t = [], 0.0
+    for seg in segments[:-1]:
+        t += seg.duration
+        cuts.append(round(t, 3))
+    return cuts
+
+
+def write_wav(path: str | Path, y: np.ndarray, sr: int) -> Path:
+    import soundfile as sf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, sr)
+    return path
+
+
+def make_clicks(path: str | Path, bpm: float, duration: float = 20.0, sr: int = 22050, stereo: bool = False,
+                accent_every: int = 4) -> Path:
+    """A click track at exactly ``bpm`` (with a bass note on every bar, so meter is clear)."""
+    n = int(duration * sr)
+    y = np.zeros(n, dtype=np.float32)
+    period = 60.0 / bpm
+    click_len = int(0.03 * sr)
+    t = np.arange(click_len) / sr
+    click = (np.sin(2 * np.pi * 1500 * t) * np.exp(-t * 120)).astype(np.float32)
+    kick = (np.sin(2 * np.pi * 60 * t) * np.exp(-t * 40)).astype(np.float32)
+    k = 0
+    while True:
+        start = int(round(k * period * sr))
+        if start + click_len >= n:
+            break
+        y[start:start + click_len] += 0.5 * click
+        if k % accent_every == 0:
+            y[start:start + click_len] += 0.6 * kick
+        k += 1
+    if stereo:
+        y = np.stack([y, y], axis=1)
+    return write_wav(path, y, sr)
+
+
+def make_tone(path: str | Path, freq: float = 440.0, duration: float = 5.0, sr: int = 44100, amp: float = 0.5,
+              channels: int = 1) -> Path:
+    t = np.arange(int(duration * sr)) / sr
+    y = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    if channels > 1:
+        y = np.stack([y] * channels, axis=1)
+    return write_wav(path, y, sr)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None or shutil.which("espeak") is not None
+
+
+def make_speech(path: str | Path, text: str, *, speed: int = 150) -> Path:
+    """Speak ``text`` to a WAV with espeak-ng (tests skip when it is missing)."""
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        raise RuntimeError("espeak-ng is not installed")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([exe, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True)
+    return path
