@@ -47,6 +47,7 @@ class GenerationRequest:
     params: Mapping[str, Any] = field(default_factory=dict)  # duration, aspect, candidates, context...
     seed: int = 0
     data_dir: Path | None = None  # where analysis keyframes (relative paths) live
+    source_path: Path | None = None  # the title version's media file (full-resolution frames, audio)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import MediaError, Retryable
 
-__all__ = ["ffmpeg_exe", "run_ffmpeg", "FFmpegResult", "measure_loudness", "Loudness"]
+__all__ = ["ffmpeg_exe", "run_ffmpeg", "FFmpegResult", "measure_loudness", "Loudness", "loudnorm_filter"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,3 +110,18 @@ def measure_loudness(path: str | Path, *, stream: str = "a:0", timeout: float | 
         return float("-inf") if m.group(1) == "-inf" else float(m.group(1))
 
     return Loudness(num(i, -70.0), num(peak, -120.0), num(lra, 0.0))
+
+
+def loudnorm_filter(measured: Loudness, *, target_lufs: float, true_peak: float = -1.5, lra: float = 11.0) -> str:
+    """Second pass of two-pass EBU R128 normalisation (ffmpeg ``loudnorm`` in linear mode).
+
+    Use ``measure_loudness`` (first pass) on the un-normalised audio, then apply this filter.
+    Aim ``true_peak`` a little below the hard limit (e.g. -1.5 for a -1 dBTP ceiling): the
+    limiter works on 4x oversampled peaks but encoders add a little overshoot."""
+    mi = measured.integrated_lufs if measured.integrated_lufs > -70 else -70.0
+    mtp = measured.true_peak_dbtp if measured.true_peak_dbtp > -99 else -99.0
+    return (
+        f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={max(lra, measured.lra_lu + 1):.1f}"
+        f":measured_I={mi:.2f}:measured_TP={mtp:.2f}:measured_LRA={measured.lra_lu:.2f}"
+        f":measured_thresh={mi - 10:.2f}:linear=true:print_format=none"
+    )
