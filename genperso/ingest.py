@@ -135,8 +135,6 @@ def ingest_title(
     progress: Progress | None = None,
 ) -> IngestResult:
     """Register ``path`` as (a new version of) ``title_id`` and analyse it."""
-    from .analysis import ANALYSIS_VERSION, analyse
-
     settings = settings or get_settings()
     validate_id(title_id, "title id")
     src = Path(path).expanduser()
@@ -167,6 +165,8 @@ def ingest_title(
             return IngestResult(title_id, existing.version, content_hash, "unchanged", row.n_shots if row else 0,
                                 info.duration)
         next_version = 1 + max((v.version for v in repo.versions(title_id)), default=0)
+
+    from .analysis import ANALYSIS_VERSION, analyse
 
     # 2. the expensive part, outside any transaction; writes only files under analysis_dir/<hash>
     stored = store_media(src, content_hash, settings)

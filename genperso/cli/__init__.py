@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # Modules (relative to this package) that add commands. Add a line per command group.
 CLI_MODULES: tuple[str, ...] = (
+    "catalog",
     "generate",
 )
 
@@ -56,6 +57,9 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
-        logging.getLogger("genperso").exception("unexpected error")
-        typer.secho(f"error: unexpected {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
+        logging.getLogger("genperso").debug("unexpected error", exc_info=True)
+        typer.secho(
+            f"error: unexpected {type(exc).__name__}: {exc} (GENPERSO_LOG_LEVEL=DEBUG shows the traceback)",
+            err=True, fg=typer.colors.RED,
+        )
         sys.exit(1)
