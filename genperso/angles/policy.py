@@ -1,0 +1,265 @@
+"""The angle policy: ``choose`` (zero-shot prior + linear Thompson sampling, logged with its
+propensity) and ``update`` (feedback -> bandit state). See ``bandit`` for the model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..catalog.angles import AngleDecisionRow
+from ..catalog.db import session_scope
+from ..catalog.titles import TitleRepo
+from ..config import Settings, get_settings
+from ..errors import InvalidInput, NotFound
+from ..logs import get_logger
+from ..types import AngleDecision, Context, UserProfile, validate_id
+from .bandit import BanditConfig, Posterior, distribution, draw, posterior
+from .catalog import AngleCatalog, load_angles
+from .eligibility import eligibility, eligible_ids
+from .features import angle_vectors, feature_dim, feature_vector, user_projection, zero_shot_prior
+from .state import StateStore, make_store
+
+__all__ = ["AnglePolicy", "get_policy", "reset_policies", "decision_seed", "time_bucket", "POLICY_NAME"]
+
+log = get_logger(__name__)
+POLICY_NAME = "lints-v1"
+REFRESH_S = 1.0
+SUPPORT_TTL_S = 60.0
+
+
+def time_bucket(now: dt.datetime, stickiness_s: int) -> int:
+    ts = now.timestamp()
+    if stickiness_s <= 0:
+        return int(ts * 1_000_000)
+    return int(ts // stickiness_s)
+
+
+def decision_seed(user_id: str, title_id: str, bucket: int, policy: str) -> int:
+    h = hashlib.sha256(f"{user_id}\x00{title_id}\x00{bucket}\x00{policy}".encode()).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+class AnglePolicy:
+    """Process-wide policy object (thread-safe); state in ``store`` (catalog or Redis)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        config: BanditConfig | None = None,
+        *,
+        name: str = POLICY_NAME,
+        store: StateStore | None = None,
+        angles: AngleCatalog | None = None,
+        log_decisions: bool = True,
+        shadow: AnglePolicy | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.config = config or BanditConfig()
+        self.name = name
+        self.store = store or make_store(self.settings)
+        self._angles = angles
+        self.log_decisions = log_decisions
+        self.shadow = shadow
+        self._lock = threading.Lock()
+        self._post: Posterior | None = None
+        self._post_key: Any = None
+        self._post_checked = 0.0
+        self._support: dict[str, tuple[float, dict[str, float]]] = {}
+        self._impr: dict[str, tuple[float, int]] = {}
+
+    # ------------------------------------------------------------------ state caches
+    @property
+    def angles(self) -> AngleCatalog:
+        return self._angles or load_angles()
+
+    @property
+    def dim(self) -> int:
+        return feature_dim(len(self.angles))
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._post = None
+            self._impr.clear()
+
+    def posterior(self) -> Posterior:
+        ids = self.angles.ids
+        now = time.monotonic()
+        with self._lock:
+            if self._post is not None and self._post.ids == ids and now - self._post_checked < REFRESH_S:
+                return self._post
+        version = self.store.version()
+        with self._lock:
+            if self._post is not None and self._post.ids == ids and version == self._post_key:
+                self._post_checked = now
+                return self._post
+        post = posterior(self.store.load_models(self.dim), ids, self.dim, self.config)
+        with self._lock:
+            self._post, self._post_key, self._post_checked = post, version, now
+        return post
+
+    def support(self, title_id: str) -> dict[str, float]:
+        now = time.monotonic()
+        hit = self._support.get(title_id)
+        if hit is not None and now - hit[0] < SUPPORT_TTL_S:
+            return hit[1]
+        with session_scope(self.settings) as s:
+            repo = TitleRepo(s)
+            title = repo.get(title_id).info()
+            try:
+                analysis = repo.analysis(title_id)
+            except NotFound:
+                analysis = None
+        sup = eligibility(analysis, title, self.angles)
+        self._support[title_id] = (now, sup)
+        return sup
+
+    def _impressions(self, title_id: str) -> int:
+        now = time.monotonic()
+        hit = self._impr.get(title_id)
+        if hit is not None and now - hit[0] < REFRESH_S * 10:
+            return hit[1]
+        n = self.store.title_impressions(title_id)
+        self._impr[title_id] = (now, n)
+        return n
+
+    # ------------------------------------------------------------------ decisions
+    def epsilon_for(self, impressions: int) -> float:
+        c = self.config
+        return min(1.0, c.epsilon + c.new_title_boost * 0.5 ** (impressions / c.new_title_halflife))
+
+    def choose(
+        self,
+        user: UserProfile,
+        title_id: str,
+        context: Context,
+        *,
+        now: dt.datetime | None = None,
+        support: Mapping[str, float] | None = None,
+    ) -> AngleDecision:
+        """Pick the angle for (user, title, context); deterministic within a stickiness bucket."""
+        validate_id(title_id, "title id")
+        validate_id(user.user_id, "user id")
+        if not isinstance(context, Context):
+            raise InvalidInput("context must be a genperso.types.Context", field="context")
+        if context.session_id is not None:
+            validate_id(context.session_id, "session id")
+        now = now or dt.datetime.now(dt.timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.timezone.utc)
+        angles = self.angles
+        ids = angles.ids
+        sup = dict(support) if support is not None else self.support(title_id)
+        elig_ids = eligible_ids(sup, angles)
+        eligible = np.array([a in elig_ids for a in ids])
+        vectors = angle_vectors(angles, self.settings) if user.embedding is not None else None
+        proj = user_projection(user.embedding, vectors) if vectors is not None else np.zeros(len(ids))
+        x = feature_vector(proj, context, len(ids))
+        z = zero_shot_prior(ids, proj, context)
+        offsets = self.config.prior_scale * z
+        repeats = np.zeros(len(ids))
+        if context.session_id:
+            shown = self.store.session_angles(user.user_id, context.session_id)
+            counts = Counter(a for t, a in shown.items() if t != title_id)
+            repeats = np.array([counts.get(a, 0) for a in ids], dtype=np.float64)
+        impressions = self._impressions(title_id)
+        eps = self.epsilon_for(impressions)
+        bucket = time_bucket(now, self.settings.stickiness_seconds)
+        rng = np.random.default_rng(decision_seed(user.user_id, title_id, bucket, self.name))
+        pi, mu, _sd = distribution(self.posterior(), x, offsets, eligible, rng, self.config, epsilon=eps,
+                                   repeats=repeats)
+        idx = draw(pi, rng)
+        angle_id = ids[idx]
+        decision_id = hashlib.sha256(
+            f"{user.user_id}\x00{title_id}\x00{bucket}\x00{self.name}\x00{angle_id}".encode()).hexdigest()[:32]
+        top_prior = ids[int(np.argmax(np.where(eligible, z, -np.inf)))]
+        explanation = (
+            f"{user.source} user; {int(eligible.sum())}/{len(ids)} angles eligible; prior favours {top_prior}; "
+            f"chose {angle_id} with p={pi[idx]:.3f} (expected reward {mu[idx]:.3f}, exploration {eps:.2f}"
+            + (f", {int(repeats.sum())} earlier showings in session" if repeats.sum() else "") + ")"
+        )
+        ctx = context.to_dict()
+        ctx.update({"bucket": bucket, "support": {k: round(v, 4) for k, v in sup.items()}, "epsilon": round(eps, 4)})
+        shadow = None
+        if self.shadow is not None:
+            sd = self.shadow.choose(user, title_id, context, now=now, support=sup)
+            shadow = {"policy": sd.policy, "angle_id": sd.angle_id, "propensity": sd.propensity}
+        decision = AngleDecision(
+            decision_id=decision_id,
+            user_id=user.user_id,
+            title_id=title_id,
+            angle_id=angle_id,
+            propensity=float(pi[idx]),
+            scores={a: round(float(p), 6) for a, p in zip(ids, pi)},
+            explanation=explanation,
+            policy=self.name,
+            context=ctx,
+            created_at=now.isoformat(),
+            shadow=shadow,
+        )
+        if self.log_decisions:
+            self._log(decision, x, dict(zip(ids, offsets.tolist())), list(elig_ids), now)
+        if context.session_id and self.log_decisions:
+            self.store.note_session(user.user_id, context.session_id, title_id, angle_id)
+        return decision
+
+    def _log(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
+             now: dt.datetime) -> None:
+        with session_scope(self.settings) as s:
+            if s.get(AngleDecisionRow, d.decision_id) is not None:
+                return
+            s.add(AngleDecisionRow(
+                decision_id=d.decision_id, user_id=d.user_id, title_id=d.title_id, angle_id=d.angle_id,
+                propensity=d.propensity, probs=dict(d.scores), eligible=elig, features=[round(v, 6) for v in x],
+                priors={k: round(v, 6) for k, v in offsets.items()}, context=dict(d.context), policy=d.policy,
+                variant=str(d.context.get("variant")) if d.context.get("variant") else None,
+                shadow=dict(d.shadow) if d.shadow else None, explanation=d.explanation,
+                created_at=now.astimezone(dt.timezone.utc).replace(tzinfo=None),
+            ))
+
+    def probabilities(self, x: Sequence[float], offsets: Mapping[str, float], eligible: Sequence[str],
+                      seed: int, *, epsilon: float | None = None) -> dict[str, float]:
+        """This policy's action distribution for a logged context (offline evaluation)."""
+        ids = self.angles.ids
+        xv = np.asarray(x, dtype=np.float64)
+        if xv.size != self.dim:
+            raise InvalidInput(f"logged feature vector has {xv.size} values, this policy expects {self.dim}")
+        elig = np.array([a in set(eligible) for a in ids])
+        off = np.array([float(offsets.get(a, 0.0)) for a in ids])
+        pi, _, _ = distribution(self.posterior(), xv, off, elig, np.random.default_rng(seed), self.config,
+                                epsilon=epsilon)
+        return dict(zip(ids, pi.tolist()))
+
+    def update(self, events: Sequence[Any]) -> int:
+        """Store feedback events and apply them to the bandit; returns how many were new."""
+        from .events import record_events
+
+        accepted, _dup = record_events(events, self.settings, store=self.store)
+        self.invalidate()
+        return accepted
+
+
+_policies: dict[tuple[str, str | None, str], AnglePolicy] = {}
+_plock = threading.Lock()
+
+
+def get_policy(settings: Settings | None = None) -> AnglePolicy:
+    """The process-wide policy for these settings (state in Redis when ``redis_url`` is set)."""
+    settings = settings or get_settings()
+    key = (settings.db_url, settings.redis_url, settings.redis_prefix)
+    with _plock:
+        pol = _policies.get(key)
+        if pol is None:
+            pol = _policies[key] = AnglePolicy(settings)
+        return pol
+
+
+def reset_policies() -> None:
+    with _plock:
+        _policies.clear()
