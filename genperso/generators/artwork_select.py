@@ -1,0 +1,208 @@
+"""Which frames become artwork: per-angle scoring of full-resolution frames, diverse picks.
+
+Two stages keep the work small. Shots are first ranked by the shared shot scorers
+(``genperso.scoring.score_breakdown``: angle-weighted features, transcript, CLIP when set up);
+black, blank and very short shots are dropped, and one safe time per shot is chosen (an analysis
+keyframe time away from the shot's boundaries and fades). Only a shortlist of shots
+(``2 x candidates + 2``) is decoded at full resolution, each at the sharpest frame within
++-0.2 s of its time. Each frame then gets frame-level terms (see :func:`frame_score`) and the
+final picks are greedy: best score first, never two from the same shot unless allowed, and a
+penalty for colour histograms too close to an already picked frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..types import Angle, FaceBox, Shot, TitleAnalysis
+from .artwork_frames import ExtractedFrame, FrameMetrics, extract_frames, histogram_similarity, measure_frame
+
+__all__ = ["FramePick", "safe_times", "frame_score", "select_frames", "FRAME_FEATURES", "MIN_SHARPNESS"]
+
+FRAME_FEATURES = ("brightness", "darkness", "colourfulness", "contrast", "sharpness", "faces", "face_size")
+MIN_SHARPNESS = 30.0  # Laplacian variance at 720 lines below which a frame reads as blurred
+_MIN_SHOT = 0.4
+
+
+@dataclass(frozen=True)
+class FramePick:
+    shot_index: int
+    time: float
+    frame: ExtractedFrame
+    metrics: FrameMetrics
+    faces: tuple[FaceBox, ...]
+    score: float
+    terms: Mapping[str, float] = field(default_factory=dict)
+    pinned: bool = False
+
+
+def safe_times(shot: Shot, n: int = 1) -> list[float]:
+    """Up to ``n`` times inside ``shot`` away from its boundaries (more after a fade-in)."""
+    d = shot.duration
+    head = min(0.8, 0.3 * d) if shot.transition_in == "fade" else min(0.4, 0.2 * d)
+    tail = min(0.4, 0.2 * d)
+    lo, hi = shot.start + head, shot.end - tail
+    inside = [t for t in shot.keyframe_times if lo <= t <= hi]
+    mid = shot.start + 0.45 * d
+    out = sorted(inside, key=lambda t: abs(t - mid))[:n]
+    if len(out) < n:
+        for t in (mid, shot.start + 0.7 * d, shot.start + 0.25 * d):
+            if len(out) >= n:
+                break
+            if lo <= t <= hi and all(abs(t - o) > 0.3 for o in out):
+                out.append(t)
+    return out or [shot.start + d / 2]
+
+
+def _frame_features(m: FrameMetrics, faces: Sequence[FaceBox]) -> dict[str, float]:
+    largest = max((f.area for f in faces), default=0.0)
+    return {
+        "brightness": float(np.clip(m.brightness / 0.75, 0, 1)),
+        "darkness": float(np.clip(1.0 - m.brightness / 0.6, 0, 1)),
+        "colourfulness": float(np.clip(m.colourfulness / 0.9, 0, 1)),
+        "contrast": float(np.clip(m.contrast / 0.3, 0, 1)),
+        "sharpness": float(np.clip(math.log1p(m.sharpness) / math.log1p(2000.0), 0, 1)),
+        "faces": min(len(faces), 3) / 3.0,
+        "face_size": float(np.clip(math.sqrt(largest) / 0.35, 0, 1)),
+    }
+
+
+def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], angle: Angle) -> tuple[float, dict[str, float]]:
+    """Score one full-resolution frame for an angle; returns (score, terms for the record).
+
+    score = 0.4 shot + 0.35 frame_angle + 0.25 quality, where frame_angle applies the angle's
+    weights to the same features measured on this frame, and quality averages sharpness,
+    exposure (no crushed blacks/clipped whites), no burned-in text and a face term that rewards
+    one to three large faces (expressive close-ups). Blurred frames lose 0.3; black or blank
+    frames are not eligible (score -1)."""
+    feats = _frame_features(m, faces)
+    weights = {k: float(v) for k, v in dict(angle.style.weights).items() if k in FRAME_FEATURES and v}
+    total_w = sum(abs(w) for w in weights.values())
+    frame_angle = 0.5 + sum(w * (feats[k] - 0.5) for k, w in weights.items()) / total_w if total_w else 0.5
+    sharp_q = float(np.clip(math.log(max(m.sharpness, 1e-3) / MIN_SHARPNESS) / math.log(8.0), 0, 1))
+    exposure_q = float(1.0 - np.clip(2.0 * max(0.0, m.crushed - 0.15) + 3.0 * max(0.0, m.clipped - 0.05), 0, 1))
+    n = len(faces)
+    largest = max((f.area for f in faces), default=0.0)
+    face_q = 0.4 if n == 0 else (0.6 + 0.4 * float(np.clip(math.sqrt(largest) / 0.3, 0, 1)) if n <= 3 else 0.5)
+    text_q = 1.0 - m.text_score
+    quality = (sharp_q + exposure_q + text_q + face_q) / 4.0
+    score = 0.4 * shot_score + 0.35 * frame_angle + 0.25 * quality
+    if m.sharpness < MIN_SHARPNESS:
+        score -= 0.3
+    if m.is_black or m.is_blank:
+        score = -1.0
+    terms = {
+        "shot": round(shot_score, 4),
+        "frame_angle": round(frame_angle, 4),
+        "quality": round(quality, 4),
+        "sharpness_q": round(sharp_q, 4),
+        "exposure_q": round(exposure_q, 4),
+        "text_q": round(text_q, 4),
+        "face_q": round(face_q, 4),
+        "total": round(score, 4),
+    }
+    return score, terms
+
+
+def _merge_faces(detected: Sequence[FaceBox], known: Sequence[FaceBox]) -> tuple[FaceBox, ...]:
+    out = list(detected)
+    for k in known:
+        if all(_iou(k, d) < 0.3 for d in detected):
+            out.append(k)
+    return tuple(sorted(out, key=lambda b: -b.area))
+
+
+def _iou(a: FaceBox, b: FaceBox) -> float:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def select_frames(
+    analysis: TitleAnalysis,
+    angle: Angle,
+    source: Path,
+    n: int,
+    *,
+    shot_scores: np.ndarray,
+    allow_same_shot: bool = False,
+    pinned_shot: int | None = None,
+    pinned_time: float | None = None,
+    max_similarity: float = 0.9,
+) -> tuple[list[FramePick], dict[str, object]]:
+    """Pick ``n`` frames (fewer if the title has fewer usable shots). Returns picks, diagnostics."""
+    shots = analysis.shots
+    usable = [s for s in shots if not s.is_black and not s.is_blank and s.duration >= _MIN_SHOT]
+    if not usable:
+        usable = [s for s in shots if not s.is_black] or list(shots)
+    order = sorted(usable, key=lambda s: -float(shot_scores[s.index]) if s.index < len(shot_scores) else 0.0)
+    per_shot = 2 if allow_same_shot else 1
+    shortlist = order[: max(2 * n + 2, n + 2)]
+    requests: list[tuple[int, float, bool]] = []  # (shot index, time, pinned)
+    if pinned_time is not None:
+        idx = next((s.index for s in shots if s.start <= pinned_time < s.end), shots[-1].index)
+        requests.append((idx, float(pinned_time), True))
+    elif pinned_shot is not None:
+        requests.append((pinned_shot, safe_times(shots[pinned_shot])[0], True))
+    for s in shortlist:
+        for t in safe_times(s, per_shot):
+            if not any(r[0] == s.index and abs(r[1] - t) < 0.3 for r in requests):
+                requests.append((s.index, t, False))
+
+    pinned_req = [r for r in requests if r[2]]
+    free_req = [r for r in requests if not r[2]]
+    frames = extract_frames(source, [r[1] for r in free_req], sharpest=True)
+    if pinned_req:
+        frames = extract_frames(source, [pinned_req[0][1]], sharpest=False) + frames
+    reqs = pinned_req + free_req
+
+    scored: list[FramePick] = []
+    for (si, t, pinned), fr in zip(reqs, frames):
+        shot = shots[si]
+        m = measure_frame(fr.rgb)
+        known = shot.faces if shot.keyframe_times and abs(fr.time - shot.keyframe_times[0]) <= 0.3 else ()
+        faces = _merge_faces(m.faces, known)
+        ss = float(shot_scores[si]) if si < len(shot_scores) else 0.5
+        score, terms = frame_score(ss, m, faces, angle)
+        scored.append(FramePick(si, fr.time, fr, m, faces, score, terms, pinned))
+
+    picks: list[FramePick] = []
+    relaxed = False
+    pool = [p for p in scored if not p.pinned]
+    pinned_picks = [p for p in scored if p.pinned]
+    picks.extend(pinned_picks[:1])
+    while len(picks) < n and pool:
+        best, best_val = None, -math.inf
+        for p in pool:
+            if p.score < -0.5:
+                continue
+            if not allow_same_shot and any(q.shot_index == p.shot_index for q in picks):
+                continue
+            sim = max((histogram_similarity(p.metrics.histogram, q.metrics.histogram) for q in picks), default=0.0)
+            val = p.score - (0.5 * (sim - max_similarity) / (1 - max_similarity) if sim > max_similarity else 0.0)
+            if val > best_val:
+                best, best_val = p, val
+        if best is None:
+            break
+        picks.append(best)
+        pool.remove(best)
+    if len(picks) < n:
+        # not enough distinct usable shots: allow repeats rather than return too few
+        rest = sorted((p for p in pool if p.score > -0.5), key=lambda p: -p.score)
+        if rest:
+            relaxed = True
+        picks.extend(rest[: n - len(picks)])
+    diag = {
+        "shots_usable": len(usable),
+        "frames_decoded": len(frames),
+        "diversity_relaxed": relaxed,
+        "shortlist": [s.index for s in shortlist],
+    }
+    return picks, diag
