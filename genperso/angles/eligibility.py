@@ -27,6 +27,7 @@ FEATURE_SHARE = 0.6
 GENRE_MISS = 0.15
 QUANTILE = 0.8
 NEUTRAL = 0.5
+TECHNICAL = frozenset({"sharpness"})  # image quality, not mood: ranks shots, does not decide eligibility
 
 
 def _clip(v: float) -> float:
@@ -41,9 +42,9 @@ def shot_features(shot: Shot) -> dict[str, float]:
         "calm": 1.0 - motion,
         "faces": 1.0 if shot.face_count > 0 or shot.faces else 0.0,
         "face_size": _clip(shot.max_face_area / 0.08),
-        "brightness": _clip((shot.brightness - 0.3) / 0.4),
+        "brightness": _clip((shot.brightness - 0.4) / 0.4),
         "darkness": _clip((0.45 - shot.brightness) / 0.3),
-        "colourfulness": _clip(shot.colourfulness / 0.6),
+        "colourfulness": _clip((shot.colourfulness - 0.15) / 0.5),
         "audio_energy": _clip((shot.audio_rms_db + 45.0) / 30.0),
         "speech": _clip(shot.speech_ratio),
         "sharpness": _clip(math.log1p(max(shot.sharpness, 0.0)) / math.log1p(1000.0)),
@@ -52,6 +53,7 @@ def shot_features(shot: Shot) -> dict[str, float]:
 
 
 def _shot_score(feats: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    weights = {k: w for k, w in weights.items() if k not in TECHNICAL}
     pos = sum(w for w in weights.values() if w > 0)
     if pos <= 0:
         return 0.0

@@ -3,7 +3,7 @@ reward per decision and applied to the bandit state; and deleting a user (privac
 
 Reward of a decision (``RewardConfig.mode``), from all of its events:
 
-* ``click``: 1 if clicked or played, else 0;
+* ``click``: 1 if clicked or played by the user (autoplay alone is not a click), else 0;
 * ``qualified_play``: 1 if the effective watch time reaches ``qualified_seconds``;
 * ``watch_fraction``: effective seconds / ``cap_seconds``;
 * ``composite`` (default): 0.3 * clicked + 0.7 * min(1, effective seconds / qualified_seconds).
@@ -97,7 +97,7 @@ class RewardConfig:
     mode: str = "composite"  # click | qualified_play | watch_fraction | composite
     qualified_seconds: float = 60.0
     cap_seconds: float = 3 * 3600.0
-    no_interaction_cap_seconds: float = 120.0
+    no_interaction_cap_seconds: float = 30.0
     click_weight: float = 0.3
 
     def __post_init__(self) -> None:
@@ -117,7 +117,7 @@ def _effective_seconds(events: Sequence[Any], cfg: RewardConfig) -> float:
 def decision_reward(events: Sequence[Any], cfg: RewardConfig | None = None) -> float:
     """Reward in [0, 1] of one decision from all of its events (see module doc)."""
     cfg = cfg or RewardConfig()
-    clicked = any(e.type in ("click", "play_start", "play_complete") for e in events)
+    clicked = any(e.type == "click" or (e.type in ("play_start", "play_complete") and e.interaction) for e in events)
     secs = _effective_seconds(events, cfg)
     if cfg.mode == "click":
         return 1.0 if clicked else 0.0

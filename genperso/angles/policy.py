@@ -142,6 +142,7 @@ class AnglePolicy:
         *,
         now: dt.datetime | None = None,
         support: Mapping[str, float] | None = None,
+        variant: str | None = None,
     ) -> AngleDecision:
         """Pick the angle for (user, title, context); deterministic within a stickiness bucket."""
         validate_id(title_id, "title id")
@@ -185,6 +186,8 @@ class AnglePolicy:
             + (f", {int(repeats.sum())} earlier showings in session" if repeats.sum() else "") + ")"
         )
         ctx = context.to_dict()
+        if variant:
+            ctx["variant"] = variant
         ctx.update({"bucket": bucket, "support": {k: round(v, 4) for k, v in sup.items()}, "epsilon": round(eps, 4)})
         shadow = None
         if self.shadow is not None:

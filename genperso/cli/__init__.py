@@ -25,6 +25,7 @@ app = typer.Typer(
 CLI_MODULES: tuple[str, ...] = (
     "catalog",
     "generate",
+    "angles",
 )
 
 for _name in CLI_MODULES:
