@@ -1,0 +1,1 @@
+"""Celery workers: ``app`` (queues gpu/cpu from Settings) and ``tasks`` (ids in, library call out)."""
