@@ -17,6 +17,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "titles",
     "assets",
     "angles",
+    "review",
 )
 
 

@@ -1,0 +1,217 @@
+"""Presentation of an asset for reviewers: file URLs by type, text candidates, tempo, safety
+verdicts and lineage (source shots with timecodes and keyframe thumbnails, models, seeds, config,
+generation time). Used by both the JSON detail endpoint and the HTML pages.
+
+Generator records are free-form JSON; this module reads the fields the generators document
+(``source_shots``/``shots``/``frames``, ``seed``/``seeds``, ``timings``, ``tempo_bpm``,
+``candidates``...) and shows the whole record too, so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+
+from genperso.catalog import session_scope
+from genperso.catalog.assets import AssetRow
+from genperso.catalog.titles import TitleRepo
+from genperso.config import Settings
+from genperso.errors import GenPersoError
+from genperso.review import asset_summary, safety_decision
+from genperso.storage import get_storage
+from genperso.types import Shot
+
+__all__ = ["asset_view", "timecode", "keyframe_url", "analysis_shots"]
+
+
+def timecode(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = max(0.0, float(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{sec:06.3f}"
+
+
+def keyframe_url(rel: str | None, base: str) -> str | None:
+    if not rel:
+        return None
+    p = PurePosixPath(str(rel))
+    if p.is_absolute() or ".." in p.parts:
+        return None
+    return f"{base}/keyframes/{quote(str(p))}"
+
+
+def analysis_shots(title_id: str, version: int, settings: Settings) -> tuple[Shot, ...]:
+    try:
+        with session_scope(settings) as s:
+            return TitleRepo(s).analysis(title_id, version or None).shots
+    except GenPersoError:
+        return ()
+
+
+def _file_url(rel: str, settings: Settings) -> str:
+    return get_storage(settings).url_for(rel, base_url="/")  # same-origin path for local files
+
+
+def _files(row: AssetRow, settings: Settings) -> list[dict[str, Any]]:
+    out = []
+    for f in row.files or []:
+        if not isinstance(f, Mapping) or not f.get("path"):
+            continue
+        mime = str(f.get("mime") or "")
+        out.append({
+            "role": f.get("role") or PurePosixPath(str(f["path"])).name,
+            "path": f["path"], "mime": mime, "url": _file_url(str(f["path"]), settings),
+            "width": f.get("width"), "height": f.get("height"), "format": f.get("format"),
+            "size_bytes": f.get("size_bytes"), "ext": PurePosixPath(str(f["path"])).suffix.lstrip(".").lower(),
+        })
+    return out
+
+
+def _first(d: Mapping[str, Any], *names: str) -> Any:
+    for n in names:
+        if n in d and d[n] not in (None, "", [], {}):
+            return d[n]
+    return None
+
+
+def _texts(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = _first(record, "candidates", "texts", "lines")
+    out: list[dict[str, Any]] = []
+    if isinstance(items, list):
+        for i, it in enumerate(items):
+            if isinstance(it, str):
+                out.append({"text": it, "score": None, "role": None, "chosen": i == 0})
+            elif isinstance(it, Mapping) and isinstance(it.get("text"), str):
+                score = it.get("score")
+                out.append({"text": it["text"], "score": float(score) if isinstance(score, (int, float)) else None,
+                            "role": it.get("role") or it.get("type"), "chosen": bool(it.get("chosen", i == 0))})
+    for name in ("title", "tagline", "text"):
+        if not out and isinstance(record.get(name), str):
+            out.append({"text": record[name], "score": None, "role": name, "chosen": True})
+    return out
+
+
+def _tempo(record: Mapping[str, Any]) -> str | None:
+    bpm = _first(record, "tempo_bpm", "target_bpm", "bpm")
+    src = _first(record, "source_bpm", "original_bpm", "track_bpm")
+    if isinstance(bpm, (int, float)):
+        label = f"{float(bpm):.1f} BPM"
+        if isinstance(src, (int, float)):
+            label += f" (from {float(src):.1f})"
+        return label
+    tempos = record.get("tempos")
+    if isinstance(tempos, Mapping) and tempos:
+        return ", ".join(f"{k} {float(v):.1f}" for k, v in tempos.items() if isinstance(v, (int, float))) + " BPM"
+    if isinstance(tempos, list) and tempos:
+        return " → ".join(f"{float(v):.1f}" for v in tempos if isinstance(v, (int, float))) + " BPM"
+    return None
+
+
+def _verdicts(safety: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Flat rows (check, score, tier, reasons) from the gate result: the chosen candidate's
+    verdict when recorded, else a list of verdicts, else a bare verdict."""
+    verdicts: list[Any]
+    if isinstance(safety.get("verdict"), Mapping):
+        verdicts = [safety["verdict"]]
+    elif isinstance(safety.get("verdicts"), list):
+        verdicts = [v for v in safety["verdicts"] if isinstance(v, Mapping)]
+    elif isinstance(safety.get("scores"), Mapping):
+        verdicts = [safety]
+    else:
+        verdicts = []
+    rows: list[dict[str, Any]] = []
+    for v in verdicts:
+        label = str(v.get("label") or v.get("modality") or "gate")
+        tiers = v.get("tier") if isinstance(v.get("tier"), Mapping) else {}
+        reasons = [str(r) for r in v.get("reasons") or []]
+        scores = [(c, float(x)) for c, x in sorted((v.get("scores") or {}).items()) if isinstance(x, (int, float))]
+        for i, (cat, score) in enumerate(scores):
+            tier = tiers.get(cat)
+            rows.append({"name": f"{label} · {cat}", "score": max(0.0, min(1.0, score)), "tier": tier,
+                         "flagged": bool(tier and tier not in ("low", "none", "allow")),
+                         "reasons": reasons if i == 0 else []})
+        if not scores:
+            rows.append({"name": label, "score": None, "tier": None, "flagged": False, "reasons": reasons})
+    gate_reasons = [str(r) for r in safety.get("reasons") or []] if "verdict" in safety or "verdicts" in safety else []
+    return rows, gate_reasons
+
+
+def _lineage(row: AssetRow, record: Mapping[str, Any], settings: Settings, base: str) -> dict[str, Any]:
+    key = row.key or {}
+    shots_by_index = {s.index: s for s in analysis_shots(row.title_id, row.title_version, settings)}
+    used = _first(record, "source_shots", "shots", "source_frames", "frames", "shot_indices") or []
+    shots: list[dict[str, Any]] = []
+    for item in used if isinstance(used, list) else []:
+        info = item if isinstance(item, Mapping) else {"index": item}
+        idx = info.get("index", info.get("shot", info.get("shot_index")))
+        shot = shots_by_index.get(int(idx)) if isinstance(idx, (int, float)) else None
+        start = info.get("start", info.get("time", info.get("source_start")))
+        end = info.get("end", info.get("source_end"))
+        if start is None and shot is not None:
+            start, end = shot.start, shot.end
+        kf = info.get("keyframe") or (shot.keyframes[0] if shot is not None and shot.keyframes else None)
+        span = timecode(start) + (f" – {timecode(end)}" if end is not None else "")
+        used_span = ""
+        if "out_start" in info or "in" in info:
+            used_span = f"{info.get('in', info.get('out_start'))}–{info.get('out', info.get('out_end'))}"
+        shots.append({"index": int(idx) if isinstance(idx, (int, float)) else "?", "timecode": span,
+                      "keyframe_url": keyframe_url(kf, base), "used": used_span})
+    seeds = _first(record, "seeds", "seed")
+    if seeds is None and isinstance((key.get("params") or {}).get("seed"), int):
+        seeds = key["params"]["seed"]
+    seeds_list = [seeds] if isinstance(seeds, (int, str)) else list(seeds or [])
+    models = dict(key.get("model_revisions") or {})
+    rec_models = _first(record, "model_revisions", "models")
+    if isinstance(rec_models, Mapping):
+        models.update({str(k): str(v) for k, v in rec_models.items()})
+    timings = record.get("timings") if isinstance(record.get("timings"), Mapping) else {}
+    total = _first(record, "generation_seconds", "elapsed_s", "duration_s_generation")
+    if total is None and timings:
+        total = sum(float(v) for v in timings.values() if isinstance(v, (int, float)))
+    return {
+        "generator": key.get("generator") or record.get("generator"),
+        "generator_version": key.get("generator_version") or record.get("generator_version"),
+        "title_version_hash": row.title_version_hash or key.get("title_version_hash", ""),
+        "safety_policy_version": key.get("safety_policy_version"),
+        "seeds": seeds_list,
+        "models": sorted(models.items()),
+        "shots": shots,
+        "timings": [(k, f"{float(v):.2f} s") for k, v in timings.items() if isinstance(v, (int, float))],
+        "generation_time": f"{float(total):.2f} s" if isinstance(total, (int, float)) else None,
+        "config": json.dumps(key.get("config") or {}, indent=2, sort_keys=True) if key.get("config") else "",
+    }
+
+
+def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
+               angle_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Everything a reviewer sees about one asset (JSON-ready; also the template context)."""
+    files = _files(row, settings)
+    record = dict(row.record or {})
+    chosen = record.get("chosen")
+    lineage_src = {**record, **chosen} if isinstance(chosen, Mapping) else record  # the candidate's own lineage
+    verdicts, gate_reasons = _verdicts(dict(row.safety or {}))
+    view = asset_summary(row)
+    duration = _first(lineage_src, "duration", "duration_s")
+    view.update({
+        "id": row.asset_id,
+        "angle_name": (angle_names or {}).get(row.angle_id, row.angle_id),
+        "files": files,
+        "images": [f for f in files if f["mime"].startswith("image/")],
+        "video": next((f for f in files if f["mime"].startswith("video/")), None),
+        "audio": next((f for f in files if f["mime"].startswith("audio/")), None),
+        "texts": _texts(lineage_src) if row.kind == "titles" or not files else [],
+        "tempo_label": _tempo(lineage_src),
+        "track_label": _first(lineage_src, "track_title", "track", "track_id"),
+        "duration": duration if isinstance(duration, (int, float)) else None,
+        "safety_decision": safety_decision(dict(row.safety or {})),
+        "verdicts": verdicts,
+        "safety_reasons": gate_reasons,
+        "lineage": _lineage(row, lineage_src, settings, base),
+        "record": record,
+        "record_json": json.dumps(record, indent=2, sort_keys=True, default=str),
+    })
+    return view

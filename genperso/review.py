@@ -1,0 +1,412 @@
+"""Editorial review: approve, reject, pin, regenerate and the per-title serving policy.
+
+Every action runs in one transaction with its audit row (who: API key id, name and role; when;
+what; state before and after), so the history is exactly what happened. After the transaction
+the serving cache of the affected slot is invalidated, so ``personalize`` sees the new state on
+its next request. The serving side enforces the outcome: rejected and blocked assets are never
+served, a title under ``approved_only`` serves only approved assets, a pinned asset wins its
+(title, angle, kind) slot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from .catalog import session_scope
+from .catalog.assets import AssetRepo, AssetRow
+from .catalog.review import REVIEW_ACTIONS, HistoryFilter, ReviewLogRepo
+from .catalog.titles import TitleRepo
+from .config import Settings, get_settings
+from .errors import Conflict, InvalidInput, NotFound
+from .logs import get_logger
+from .types import ASSET_KINDS, AssetKey
+
+__all__ = [
+    "SERVING_POLICIES",
+    "REVIEW_ROLES",
+    "Actor",
+    "ActionResult",
+    "AssetFilter",
+    "approve",
+    "reject",
+    "pin",
+    "set_serving_policy",
+    "regenerate",
+    "history",
+    "asset_summary",
+    "find_assets",
+    "title_summaries",
+    "angle_counts",
+]
+
+log = get_logger("genperso.review")
+
+SERVING_POLICIES: tuple[str, ...] = ("auto", "approved_only")
+REVIEW_ROLES: tuple[str, ...] = ("reviewer", "admin")
+MAX_REASON = 2000
+SAFETY_FLAGS = ("flagged", "clean")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a review action: the API key's id (a hash prefix, never the key), name and role."""
+
+    id: str
+    name: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if self.role not in REVIEW_ROLES:
+            raise InvalidInput(f"role {self.role!r} may not review; needs one of {', '.join(REVIEW_ROLES)}")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    asset: dict[str, Any] | None
+    title_id: str
+    history_id: int
+    job: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "title_id": self.title_id, "history_id": self.history_id}
+        if self.asset is not None:
+            out["asset"] = self.asset
+        if self.job is not None:
+            out["job"] = self.job
+        return out
+
+
+def asset_summary(row: AssetRow) -> dict[str, Any]:
+    """The review-relevant fields of an asset row (JSON-ready)."""
+    return {
+        "asset_id": row.asset_id,
+        "title_id": row.title_id,
+        "title_version": row.title_version,
+        "angle_id": row.angle_id,
+        "kind": row.kind,
+        "state": row.state,
+        "pinned": bool(row.pinned),
+        "is_default": bool(row.is_default),
+        "safety_decision": safety_decision(row.safety or {}),
+        "created_at": row.created_at.isoformat(timespec="seconds") + "Z" if row.created_at else None,
+    }
+
+
+def safety_decision(safety: dict[str, Any]) -> str | None:
+    d = safety.get("decision")
+    if isinstance(d, str):
+        return d
+    verdicts = safety.get("verdicts")
+    if isinstance(verdicts, list) and verdicts:
+        rank = {"allow": 0, "review": 1, "block": 2}
+        ds = [v.get("decision") for v in verdicts if isinstance(v, dict) and v.get("decision") in rank]
+        if ds:
+            return max(ds, key=lambda x: rank[x])
+    return None
+
+
+def _audit_actor(actor: Actor) -> str:
+    return f"{actor.name} ({actor.role}, {actor.id})"[:128]
+
+
+def _slot(row: AssetRow) -> dict[str, Any]:
+    return {"state": row.state, "pinned": bool(row.pinned)}
+
+
+def _invalidate(title_id: str, angle_id: str | None, kind: str | None, settings: Settings) -> None:
+    """Drop cached serving answers after an editorial change: the records of every asset in the
+    slot (or the whole title) and the slot pointers; the catalog refills them on the next lookup."""
+    from . import cache
+
+    with session_scope(settings) as s:
+        q = sa.select(AssetRow.asset_id, AssetRow.angle_id, AssetRow.kind).where(AssetRow.title_id == title_id)
+        if angle_id is not None:
+            q = q.where(AssetRow.angle_id == angle_id)
+        if kind is not None:
+            q = q.where(AssetRow.kind == kind)
+        found = list(s.execute(q))
+    digests = [d for d, _, _ in found]
+    slots = sorted({(title_id, a, k) for _, a, k in found})
+    cache.get_cache(settings).forget(digests, slots)
+    try:
+        from . import pipeline
+    except ImportError:  # serving pipeline absent in this build: nothing else is cached
+        return
+    forget_title = getattr(pipeline, "forget_title", None)
+    if forget_title is not None:
+        forget_title(title_id)
+
+
+def _act_on_asset(
+    asset_id: str, actor: Actor, action: str, settings: Settings | None, *, reason: str | None = None,
+    pinned: bool | None = None,
+) -> ActionResult:
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        repo = AssetRepo(s)
+        row = repo.get(asset_id)
+        before = _slot(row)
+        if action == "approve":
+            if row.state == "blocked":
+                raise Conflict(f"asset {row.asset_id[:20]} was blocked by the safety gate and cannot be approved")
+            repo.set_state(row.asset_id, "approved")
+        elif action == "reject":
+            repo.set_state(row.asset_id, "rejected")
+        elif action in ("pin", "unpin"):
+            if pinned and row.state in ("rejected", "blocked"):
+                raise Conflict(f"asset {row.asset_id[:20]} is {row.state}; a {row.state} asset cannot be pinned")
+            if pinned and row.state != "approved":  # the editorial choice is an approval too
+                repo.set_state(row.asset_id, "approved")
+            repo.pin(row.asset_id, bool(pinned))
+        after = _slot(row)
+        entry = ReviewLogRepo(s).add(
+            actor_id=actor.id, actor_name=actor.name, actor_role=actor.role, action=action,
+            title_id=row.title_id, angle_id=row.angle_id, kind=row.kind, asset_id=row.asset_id,
+            reason=reason, before=before, after=after,
+        )
+        repo.audit(_audit_actor(actor), f"review:{action}", row.asset_id, reason=reason, before=before, after=after)
+        result = ActionResult(action, asset_summary(row), row.title_id, entry.id)
+        slot = (row.title_id, row.angle_id, row.kind)
+    _invalidate(*slot, settings)
+    log.info("review.action", action=action, asset_id=asset_id, actor=actor.id, role=actor.role)
+    return result
+
+
+def approve(asset_id: str, actor: Actor, *, settings: Settings | None = None) -> ActionResult:
+    """Mark an asset approved (servable under ``approved_only``). Blocked assets -> Conflict."""
+    return _act_on_asset(asset_id, actor, "approve", settings)
+
+
+def reject(asset_id: str, actor: Actor, reason: str, *, settings: Settings | None = None) -> ActionResult:
+    """Mark an asset rejected (never served; unpinned). A non-empty reason is required."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to reject an asset", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters", field="reason")
+    return _act_on_asset(asset_id, actor, "reject", settings, reason=reason)
+
+
+def pin(asset_id: str, actor: Actor, *, pinned: bool = True, settings: Settings | None = None) -> ActionResult:
+    """Make an asset the editorial choice of its (title, angle, kind) slot (unpins the previous
+    one; approves it when it was not approved yet), or unpin it with ``pinned=False``."""
+    return _act_on_asset(asset_id, actor, "pin" if pinned else "unpin", settings, pinned=pinned)
+
+
+def set_serving_policy(title_id: str, policy: str, actor: Actor, *, settings: Settings | None = None) -> ActionResult:
+    """``auto``: serve outputs that passed the safety gate. ``approved_only``: only approved ones."""
+    if policy not in SERVING_POLICIES:
+        raise InvalidInput(f"serving policy must be one of {', '.join(SERVING_POLICIES)}; got {policy!r}",
+                           field="policy")
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        title = TitleRepo(s).get(title_id)
+        before = {"serving_policy": title.serving_policy}
+        title.serving_policy = policy
+        entry = ReviewLogRepo(s).add(
+            actor_id=actor.id, actor_name=actor.name, actor_role=actor.role, action="serving_policy",
+            title_id=title_id, before=before, after={"serving_policy": policy},
+        )
+        AssetRepo(s).audit(_audit_actor(actor), "review:serving_policy", title_id, before=before,
+                           after={"serving_policy": policy})
+        result = ActionResult("serving_policy", None, title_id, entry.id)
+    _invalidate(title_id, None, None, settings)
+    log.info("review.serving_policy", title_id=title_id, policy=policy, actor=actor.id)
+    return result
+
+
+def regenerate(
+    asset_id: str,
+    actor: Actor,
+    *,
+    seed: int | None = None,
+    shot: int | None = None,
+    frame_time: float | None = None,
+    settings: Settings | None = None,
+) -> ActionResult:
+    """Queue a new generation for the asset's slot with another seed (random when not given) and
+    optionally a pinned source shot (``pin_shot``) or frame time (``pin_frame_time``). These go
+    into the key's params, so the new asset has a new content address; the old one stays
+    reviewable (and servable if it was) until the new one is reviewed."""
+    settings = settings or get_settings()
+    if seed is not None and not (0 <= int(seed) < 2**32):
+        raise InvalidInput("seed must be an integer in [0, 2^32)", field="seed")
+    if shot is not None and frame_time is not None:
+        raise InvalidInput("pin either a source shot or a source frame, not both")
+    with session_scope(settings) as s:
+        row = AssetRepo(s).get(asset_id)
+        full_id, title_id, angle_id, kind = row.asset_id, row.title_id, row.angle_id, row.kind
+        key = AssetKey.from_dict(row.key)
+        if shot is not None or frame_time is not None:
+            analysis = TitleRepo(s).analysis(title_id, row.title_version)
+            if shot is not None and not (0 <= int(shot) < len(analysis.shots)):
+                raise InvalidInput(
+                    f"shot {shot} does not exist: title version {row.title_version} has {len(analysis.shots)} shots",
+                    field="shot")
+            if frame_time is not None and not (0.0 <= float(frame_time) < analysis.duration):
+                raise InvalidInput(f"frame_time {frame_time} is outside the film (0 to {analysis.duration:.2f} s)",
+                                   field="frame_time")
+    params = dict(key.params)
+    for k in ("seed", "pin_shot", "pin_frame_time"):
+        params.pop(k, None)
+    params["seed"] = int(seed) if seed is not None else secrets.randbelow(2**32)
+    if shot is not None:
+        params["pin_shot"] = int(shot)
+    if frame_time is not None:
+        params["pin_frame_time"] = round(float(frame_time), 3)
+    new_key = dataclasses.replace(key, params=params)
+    from .pipeline import get_pipeline
+
+    job_id = get_pipeline(settings).ensure_job(new_key, title_id)
+    changed = {k: params[k] for k in ("seed", "pin_shot", "pin_frame_time") if k in params}
+    with session_scope(settings) as s:
+        entry = ReviewLogRepo(s).add(
+            actor_id=actor.id, actor_name=actor.name, actor_role=actor.role, action="regenerate",
+            title_id=title_id, angle_id=angle_id, kind=kind, asset_id=full_id, params=changed,
+            after={"job_id": job_id, "new_asset_id": new_key.digest},
+        )
+        AssetRepo(s).audit(_audit_actor(actor), "review:regenerate", full_id, job_id=job_id,
+                           new_asset_id=new_key.digest, **changed)
+        history_id = entry.id
+    log.info("review.regenerate", asset_id=full_id, actor=actor.id, job_id=job_id, **changed)
+    job = {"job_id": job_id, "asset_id": new_key.digest, "params": changed}
+    return ActionResult("regenerate", None, title_id, history_id, job=job)
+
+
+def history(
+    *, title_id: str | None = None, asset_id: str | None = None, action: str | None = None,
+    limit: int = 50, offset: int = 0, settings: Settings | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Audit entries, newest first, and their total count."""
+    if action is not None and action not in REVIEW_ACTIONS:
+        raise InvalidInput(f"action must be one of {', '.join(REVIEW_ACTIONS)}; got {action!r}", field="action")
+    limit = max(1, min(int(limit), 500))
+    offset = max(0, int(offset))
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        if asset_id is not None:
+            asset_id = AssetRepo(s).get(asset_id).asset_id
+        f = HistoryFilter(title_id=title_id, asset_id=asset_id, action=action)
+        repo = ReviewLogRepo(s)
+        return [r.to_dict() for r in repo.list(f, limit=limit, offset=offset)], repo.count(f)
+
+
+# ---- browsing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    title_id: str | None = None
+    angle_id: str | None = None
+    kind: str | None = None
+    state: str | None = None
+    safety: str | None = None  # flagged | clean
+
+    def __post_init__(self) -> None:
+        from .catalog.assets import ASSET_STATES
+
+        if self.kind and self.kind not in ASSET_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(ASSET_KINDS)}; got {self.kind!r}", field="kind")
+        if self.state and self.state not in ASSET_STATES:
+            raise InvalidInput(f"state must be one of {', '.join(ASSET_STATES)}; got {self.state!r}", field="state")
+        if self.safety and self.safety not in SAFETY_FLAGS:
+            raise InvalidInput(f"safety must be one of {', '.join(SAFETY_FLAGS)}; got {self.safety!r}",
+                               field="safety")
+
+
+def _asset_query(f: AssetFilter) -> sa.Select[tuple[AssetRow]]:
+    q = sa.select(AssetRow).where(AssetRow.is_default.is_(False))
+    if f.title_id:
+        q = q.where(AssetRow.title_id == f.title_id)
+    if f.angle_id:
+        q = q.where(AssetRow.angle_id == f.angle_id)
+    if f.kind:
+        q = q.where(AssetRow.kind == f.kind)
+    if f.state:
+        q = q.where(AssetRow.state == f.state)
+    return q.order_by(AssetRow.angle_id, AssetRow.kind, AssetRow.created_at.desc(), AssetRow.asset_id)
+
+
+def find_assets(f: AssetFilter, *, settings: Settings | None = None) -> list[AssetRow]:
+    """Every asset matching the filter, in review order (angle, kind, newest first). The safety
+    flag lives in the JSON gate result, so it is filtered here rather than in SQL."""
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        rows = list(s.scalars(_asset_query(f)))
+        s.expunge_all()
+    if f.safety == "flagged":
+        rows = [r for r in rows if r.state in ("review", "blocked") or safety_decision(r.safety or {}) in
+                ("review", "block")]
+    elif f.safety == "clean":
+        rows = [r for r in rows if r.state not in ("review", "blocked") and safety_decision(r.safety or {}) in
+                (None, "allow")]
+    return rows
+
+
+def angle_counts(title_id: str, *, settings: Settings | None = None) -> dict[str, int]:
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        rows = s.execute(
+            sa.select(AssetRow.angle_id, sa.func.count())
+            .where(AssetRow.title_id == title_id, AssetRow.is_default.is_(False))
+            .group_by(AssetRow.angle_id)
+        )
+        return {a: int(n) for a, n in rows}
+
+
+def title_summaries(*, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every title with its serving policy and asset counts by state."""
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        titles = TitleRepo(s).list()
+        counts: dict[str, dict[str, int]] = {}
+        for tid, state, n in s.execute(
+            sa.select(AssetRow.title_id, AssetRow.state, sa.func.count())
+            .where(AssetRow.is_default.is_(False))
+            .group_by(AssetRow.title_id, AssetRow.state)
+        ):
+            counts.setdefault(tid, {})[state] = int(n)
+        angles = dict(s.execute(
+            sa.select(AssetRow.title_id, sa.func.count(sa.distinct(AssetRow.angle_id)))
+            .where(AssetRow.is_default.is_(False)).group_by(AssetRow.title_id)
+        ).all())
+        pinned = dict(s.execute(
+            sa.select(AssetRow.title_id, sa.func.count()).where(AssetRow.pinned.is_(True)).group_by(AssetRow.title_id)
+        ).all())
+        out = []
+        for t in titles:
+            states = counts.get(t.id, {})
+            out.append({
+                "id": t.id, "name": t.name, "genres": list(t.genres or []), "version": t.current_version,
+                "serving_policy": t.serving_policy or "auto", "states": dict(sorted(states.items())),
+                "n_assets": sum(states.values()), "n_angles": int(angles.get(t.id, 0)),
+                "n_pinned": int(pinned.get(t.id, 0)),
+            })
+        return out
+
+
+def get_title(title_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        t = TitleRepo(s).get(title_id)
+        return {"id": t.id, "name": t.name, "synopsis": t.synopsis or "", "genres": list(t.genres or []),
+                "version": t.current_version, "serving_policy": t.serving_policy or "auto"}
+
+
+def get_asset(asset_id: str, *, settings: Settings | None = None) -> AssetRow:
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        row = AssetRepo(s).find(asset_id)
+        if row is None:
+            raise NotFound(f"unknown asset id {asset_id!r}", asset_id=asset_id)
+        s.expunge(row)
+        return row
+
+
+__all__ += ["get_title", "get_asset", "safety_decision"]
