@@ -24,7 +24,7 @@ from .bandit import BanditConfig, Posterior, distribution, draw, posterior
 from .catalog import AngleCatalog, load_angles
 from .eligibility import eligibility, eligible_ids
 from .features import angle_vectors, feature_dim, feature_vector, user_projection, zero_shot_prior
-from .state import StateStore, make_store
+from .state import StateStore, generation, make_store
 
 __all__ = ["AnglePolicy", "get_policy", "reset_policies", "decision_seed", "time_bucket", "POLICY_NAME"]
 
@@ -71,6 +71,7 @@ class AnglePolicy:
         self._post: Posterior | None = None
         self._post_key: Any = None
         self._post_checked = 0.0
+        self._post_gen = -1
         self._support: dict[str, tuple[float, dict[str, float]]] = {}
         self._impr: dict[str, tuple[float, int]] = {}
 
@@ -91,17 +92,19 @@ class AnglePolicy:
     def posterior(self) -> Posterior:
         ids = self.angles.ids
         now = time.monotonic()
+        gen = generation()
         with self._lock:
-            if self._post is not None and self._post.ids == ids and now - self._post_checked < REFRESH_S:
+            if (self._post is not None and self._post.ids == ids and now - self._post_checked < REFRESH_S
+                    and gen == self._post_gen):
                 return self._post
-        version = self.store.version()
+        version = (gen, self.store.version())
         with self._lock:
             if self._post is not None and self._post.ids == ids and version == self._post_key:
-                self._post_checked = now
+                self._post_checked, self._post_gen = now, gen
                 return self._post
         post = posterior(self.store.load_models(self.dim), ids, self.dim, self.config)
         with self._lock:
-            self._post, self._post_key, self._post_checked = post, version, now
+            self._post, self._post_key, self._post_checked, self._post_gen = post, version, now, gen
         return post
 
     def support(self, title_id: str) -> dict[str, float]:

@@ -25,10 +25,19 @@ from ..config import Settings
 from ..errors import Retryable
 from .bandit import AngleModel, Delta
 
-__all__ = ["StateStore", "LocalStore", "RedisStore", "make_store", "SESSION_TTL_S"]
+__all__ = ["StateStore", "LocalStore", "RedisStore", "make_store", "generation", "SESSION_TTL_S"]
 
 SESSION_TTL_S = 6 * 3600
 MAX_LOCAL_SESSIONS = 100_000
+_generation = [0]  # bumped on every update made by this process: policies here refresh at once
+
+
+def generation() -> int:
+    return _generation[0]
+
+
+def _bump() -> None:
+    _generation[0] += 1
 
 
 class StateStore(Protocol):
@@ -95,6 +104,7 @@ class LocalStore:
         else:
             self._apply(db, deltas, titles)
         self._version += 1
+        _bump()
 
     def _apply(self, s: Session, deltas: Mapping[str, Delta], titles: Mapping[str, int]) -> None:
         for aid, d in deltas.items():
@@ -187,6 +197,7 @@ class RedisStore:
                         pipe.hincrby(self._k("titles"), tid, int(k))
                     pipe.incr(self._k("version"))
                     pipe.execute()
+                    _bump()
                     return
                 except redis.WatchError:
                     continue
