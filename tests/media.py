@@ -168,3 +168,66 @@ def make_speech(path: str | Path, text: str, *, speed: int = 150) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([exe, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True)
     return path
+
+
+def make_stills_film(path: str | Path, frames: list[np.ndarray], durations: list[float], *, fps: int = 25) -> list[float]:
+    """A silent film showing each RGB uint8 ``frame`` for its duration (hard cuts); returns cut times.
+
+    All frames must share one even-sized shape. Used where a test needs known pixel content
+    (a bright colourful shot, a dark one, burned-in text) at known times."""
+    import tempfile
+
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stills-") as tmp:
+        args: list[str] = []
+        for i, (frame, d) in enumerate(zip(frames, durations)):
+            p = Path(tmp) / f"f{i:03d}.png"
+            Image.fromarray(frame).save(p)
+            args += ["-loop", "1", "-framerate", str(fps), "-t", f"{d}", "-i", str(p)]
+        n = len(frames)
+        graph = "".join(f"[{i}:v]" for i in range(n)) + f"concat=n={n}:v=1:a=0,format=yuv420p[v]"
+        run_ffmpeg(["-y", *args, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-crf", "12", "-g", str(fps), "-r", str(fps), str(path)], what="stills film")
+    cuts, t = [], 0.0
+    for d in durations[:-1]:
+        t += d
+        cuts.append(round(t, 3))
+    return cuts
+__all__.append("make_stills_film")
+
+
+def make_beat_loop(path: str | Path, bpm: float, duration: float = 12.0, sr: int = 44100, stereo: bool = True,
+                   seed: int = 0, pad_freq: float = 110.0) -> Path:
+    """A drum-and-pad loop at exactly ``bpm`` (4/4): kick on beats 1 and 3, snare on 2 and 4,
+    hi-hat on every eighth note and a sustained chord pad, so its loudness behaves like music
+    (crest factor) while its beats are known: beat k is at k * 60 / bpm seconds."""
+    rng = np.random.default_rng(seed)
+    n = int(duration * sr)
+    t_all = np.arange(n) / sr
+    pad = sum(np.sin(2 * np.pi * f * t_all) for f in (pad_freq, pad_freq * 1.25, pad_freq * 1.5))
+    y = (0.06 * pad).astype(np.float32)
+    period = 60.0 / bpm
+    ln = int(0.12 * sr)
+    t = np.arange(ln) / sr
+    kick = (np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 18)).astype(np.float32)
+    snare = (rng.normal(0, 1, ln) * np.exp(-t * 30) * 0.5 + np.sin(2 * np.pi * 190 * t) * np.exp(-t * 25) * 0.4)
+    hat = (rng.normal(0, 1, ln) * np.exp(-t * 90) * 0.15)
+    k = 0
+    while True:
+        start = int(round(k * period * sr))
+        if start + ln >= n:
+            break
+        y[start:start + ln] += (0.8 * kick if k % 2 == 0 else snare.astype(np.float32))
+        y[start:start + ln] += hat.astype(np.float32)
+        half = int(round((k + 0.5) * period * sr))
+        if half + ln < n:
+            y[half:half + ln] += hat.astype(np.float32)
+        k += 1
+    y = (0.5 * y / max(float(np.max(np.abs(y))), 1e-9)).astype(np.float32)
+    if stereo:
+        y = np.stack([y, y], axis=1)
+    return write_wav(path, y, sr)
+__all__.append("make_beat_loop")

@@ -130,21 +130,22 @@ def _zones(w: int, h: int, pace: float) -> list[tuple[str, float, float, str]]:
     portrait = h > w
     low, high = (0.84, 0.13) if portrait else (0.82, 0.16)
     centred = [("bottom-centre", 0.5, low, "c"), ("top-centre", 0.5, high, "c")]
-    left = [("bottom-left", 0.06, low, "l"), ("top-left", 0.06, high, "l")]
+    left = [("bottom-left", 0.06, low, "l"), ("top-left", 0.06, high, "l"),
+            ("bottom-right", 0.94, low, "r"), ("top-right", 0.94, high, "r")]
     mid = [("middle-centre", 0.5, 0.5, "c")]
     # fast, bold angles centre their title; calmer ones set it off to the side in landscape
     order = centred + left if (pace >= 0.5 or portrait) else left + centred
     return order + mid
 
 
-def _layout(text: str, style: AngleStyle, w: int, h: int) -> tuple[ImageFont.FreeTypeFont, list[str], float, int]:
+def _layout(text: str, style: AngleStyle, w: int, h: int, scale: float = 1.0) -> tuple[ImageFont.FreeTypeFont, list[str], float, int]:
     """Font, lines, tracking (px) and line height fitting the width budget."""
     fpath = str(font_path(style))
     upper = style.text_case == "upper"
     tracking_em = 0.12 if upper else (0.03 if style.text_case == "title" else 0.0)
     portrait = h > w
-    budget = (0.86 if portrait else 0.62) * w
-    base = (0.105 * w if portrait else 0.085 * h) * (0.88 + 0.25 * float(style.pace))
+    budget = (0.86 if portrait else 0.62) * w * scale
+    base = (0.105 * w if portrait else 0.085 * h) * (0.88 + 0.25 * float(style.pace)) * scale
     if upper:
         base *= 0.85  # capitals are visually larger
     words = text.split()
@@ -176,14 +177,14 @@ def _draw_mask(lines: Sequence[str], font: ImageFont.FreeTypeFont, track: float,
     accent_mask = Image.new("L", (bw, bh), 0)
     d = ImageDraw.Draw(text_mask)
     for li, (line, lw) in enumerate(zip(lines, widths)):
-        x = 2.0 + ((bw - 4 - lw) / 2 if align == "c" else 0.0)
+        x = 2.0 + {"c": (bw - 4 - lw) / 2, "r": bw - 4 - lw}.get(align, 0.0)
         y = li * line_h
         for ch in line:
             d.text((x, y), ch, font=font, fill=255)
             x += font.getlength(ch) + track
     if accent_h:
         rule_w = max(widths) * 0.22
-        x0 = 2 + ((bw - 4 - rule_w) / 2 if align == "c" else 0)
+        x0 = 2 + {"c": (bw - 4 - rule_w) / 2, "r": bw - 4 - rule_w}.get(align, 0.0)
         y0 = line_h * (len(lines) - 1) + asc + desc + accent_h
         ImageDraw.Draw(accent_mask).rectangle([x0, y0, x0 + rule_w, y0 + accent_h - 1], fill=255)
     return text_mask, accent_mask
@@ -203,11 +204,6 @@ def render_title(
         raise InvalidInput("title name is empty", field="title")
     colour = hex_rgb(style.text_colour)
     accent = hex_rgb(style.accent_colour)
-    font, lines, track, line_h = _layout(text, style, w, h)
-    accent_h = max(2, int(font.size * 0.06))
-    text_mask, accent_mask = _draw_mask(lines, font, track, line_h, "c", accent_h)
-    bw, bh = text_mask.size
-
     # busyness on a quarter-size gradient map; face overlap analytically
     q = 4
     small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (max(1, w // q), max(1, h // q)), interpolation=cv2.INTER_AREA)
@@ -218,24 +214,33 @@ def render_title(
         mx, my = f.w * 0.15, f.h * 0.15
         grown.append(((f.x - mx) * w, (f.y - my) * h, (f.x + f.w + mx) * w, (f.y + f.h + my) * h))
 
-    def face_overlap(x: int, y: int) -> float:
+    def face_overlap(x: int, y: int, bw: int, bh: int) -> float:
         area = 0.0
         for fx0, fy0, fx1, fy1 in grown:
             area += max(0.0, min(fx1, x + bw) - max(fx0, x)) * max(0.0, min(fy1, y + bh) - max(fy0, y))
         return min(1.0, area / float(bw * bh))
 
+    # full size first; if every zone would cover a face, try smaller type before covering one
     best = None
-    for pref, (name, ax, ay, align) in enumerate(_zones(w, h, float(style.pace))):
-        x = int(round(ax * w - bw / 2)) if align == "c" else int(round(ax * w))
-        y = int(round(ay * h - bh / 2))
-        x, y = min(max(x, 0), max(w - bw, 0)), min(max(y, 0), max(h - bh, 0))
-        overlap = face_overlap(x, y)
-        busy = float(grad[y // q : (y + bh) // q + 1, x // q : (x + bw) // q + 1].mean())
-        cost = 50.0 * overlap + busy + 0.03 * pref + (0.25 if name.startswith("middle") else 0.0)
-        if best is None or cost < best[0]:
-            best = (cost, name, x, y, align, overlap, busy)
+    for scale in (1.0, 0.8, 0.65, 0.5):
+        font, lines, track, line_h = _layout(text, style, w, h, scale)
+        accent_h = max(2, int(font.size * 0.06))
+        text_mask, accent_mask = _draw_mask(lines, font, track, line_h, "c", accent_h)
+        bw, bh = text_mask.size
+        for pref, (name, ax, ay, align) in enumerate(_zones(w, h, float(style.pace))):
+            x = {"c": int(round(ax * w - bw / 2)), "r": int(round(ax * w - bw))}.get(align, int(round(ax * w)))
+            y = int(round(ay * h - bh / 2))
+            x, y = min(max(x, 0), max(w - bw, 0)), min(max(y, 0), max(h - bh, 0))
+            overlap = face_overlap(x, y, bw, bh)
+            busy = float(grad[y // q : (y + bh) // q + 1, x // q : (x + bw) // q + 1].mean())
+            cost = 50.0 * overlap + busy + 0.03 * pref + (0.25 if name.startswith("middle") else 0.0) + (1.0 - scale)
+            if best is None or cost < best[0]:
+                best = (cost, name, x, y, align, overlap, busy, (font, lines, track, line_h, accent_h, text_mask, accent_mask))
+        if best[5] == 0.0:
+            break
     assert best is not None
-    _, zone, x, y, align, overlap, busy = best
+    _, zone, x, y, align, overlap, busy, (font, lines, track, line_h, accent_h, text_mask, accent_mask) = best
+    bw, bh = text_mask.size
     if align != "c":
         text_mask, accent_mask = _draw_mask(lines, font, track, line_h, align, accent_h)
 
