@@ -231,7 +231,7 @@ def regenerate(
     settings: Settings | None = None,
 ) -> ActionResult:
     """Queue a new generation for the asset's slot with another seed (random when not given) and
-    optionally a pinned source shot (``pin_shot``) or frame time (``pin_frame_time``). These go
+    optionally a pinned source shot (``pinned_shot``) or frame time (``pinned_time``). These go
     into the key's params, so the new asset has a new content address; the old one stays
     reviewable (and servable if it was) until the new one is reviewed."""
     settings = settings or get_settings()
@@ -253,18 +253,18 @@ def regenerate(
                 raise InvalidInput(f"frame_time {frame_time} is outside the film (0 to {analysis.duration:.2f} s)",
                                    field="frame_time")
     params = dict(key.params)
-    for k in ("seed", "pin_shot", "pin_frame_time"):
+    for k in ("seed", "pinned_shot", "pinned_time"):
         params.pop(k, None)
     params["seed"] = int(seed) if seed is not None else secrets.randbelow(2**32)
     if shot is not None:
-        params["pin_shot"] = int(shot)
+        params["pinned_shot"] = int(shot)
     if frame_time is not None:
-        params["pin_frame_time"] = round(float(frame_time), 3)
+        params["pinned_time"] = round(float(frame_time), 3)
     new_key = dataclasses.replace(key, params=params)
     from .pipeline import get_pipeline
 
     job_id = get_pipeline(settings).ensure_job(new_key, title_id)
-    changed = {k: params[k] for k in ("seed", "pin_shot", "pin_frame_time") if k in params}
+    changed = {k: params[k] for k in ("seed", "pinned_shot", "pinned_time") if k in params}
     with session_scope(settings) as s:
         entry = ReviewLogRepo(s).add(
             actor_id=actor.id, actor_name=actor.name, actor_role=actor.role, action="regenerate",

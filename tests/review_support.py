@@ -76,9 +76,10 @@ def add_title(settings: Settings, title_id: str = "film-a", name: str = "Film A"
 
 def add_asset(settings: Settings, title: SeededTitle, angle_id: str, kind: str, *, variant: int = 0,
               files: dict[str, tuple[Path | bytes, str]] | None = None, state: str = "generated",
-              record: dict[str, Any] | None = None, safety: dict[str, Any] | None = None) -> str:
+              record: dict[str, Any] | None = None, safety: dict[str, Any] | None = None,
+              key: AssetKey | None = None) -> str:
     """Store ``files`` (role -> (path or bytes, mime)) and save the asset row; returns its id."""
-    key = AssetKey(title_version_hash=title.version_hash, angle_id=angle_id, kind=kind, params={"variant": variant},
+    key = key or AssetKey(title_version_hash=title.version_hash, angle_id=angle_id, kind=kind, params={"variant": variant},
                    generator=f"{kind}-test", generator_version="1", config={"candidates": 2},
                    model_revisions={"test-model": "rev-1"}, safety_policy_version="p1")
     digest = key.digest

@@ -9,16 +9,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from genperso import review
 from genperso.angles.catalog import load_angles
 from genperso.catalog.assets import ASSET_STATES
 from genperso.catalog.review import REVIEW_ACTIONS
-from genperso.config import get_settings
 
-from .review_session import Reviewer
+from .review_session import Reviewer, app_settings
 from .review_ui import router as ui_router
 from .review_views import asset_view
 
@@ -63,13 +62,14 @@ def page_of(items: list[Any], page: int, per_page: int) -> tuple[list[Any], int]
 
 
 @api_router.get("/titles")
-def list_titles(actor: Reviewer) -> dict[str, Any]:
-    return {"titles": review.title_summaries()}
+def list_titles(request: Request, actor: Reviewer) -> dict[str, Any]:
+    return {"titles": review.title_summaries(settings=app_settings(request))}
 
 
 @api_router.get("/titles/{title_id}/assets")
 def list_assets(
     title_id: str,
+    request: Request,
     actor: Reviewer,
     angle: str | None = None,
     kind: str | None = None,
@@ -78,54 +78,58 @@ def list_assets(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 24,
 ) -> dict[str, Any]:
-    title = review.get_title(title_id)
+    settings = app_settings(request)
+    title = review.get_title(title_id, settings=settings)
     f = review.AssetFilter(title_id=title_id, angle_id=angle or None, kind=kind or None, state=state or None,
                            safety=safety or None)
-    rows = review.find_assets(f)
+    rows = review.find_assets(f, settings=settings)
     items, pages = page_of(rows, page, per_page)
     return {"title": title, "total": len(rows), "page": min(page, pages), "pages": pages, "per_page": per_page,
             "assets": [review.asset_summary(r) for r in items]}
 
 
 @api_router.get("/assets/{asset_id}")
-def get_asset(asset_id: str, actor: Reviewer) -> dict[str, Any]:
-    row = review.get_asset(asset_id)
-    view = asset_view(row, get_settings(), angle_names=angle_names())
+def get_asset(asset_id: str, request: Request, actor: Reviewer) -> dict[str, Any]:
+    settings = app_settings(request)
+    row = review.get_asset(asset_id, settings=settings)
+    view = asset_view(row, settings, angle_names=angle_names())
     view.pop("record_json", None)
     return view
 
 
 @api_router.post("/assets/{asset_id}/approve")
-def approve(asset_id: str, actor: Reviewer) -> dict[str, Any]:
-    return review.approve(asset_id, actor).to_dict()
+def approve(asset_id: str, request: Request, actor: Reviewer) -> dict[str, Any]:
+    return review.approve(asset_id, actor, settings=app_settings(request)).to_dict()
 
 
 @api_router.post("/assets/{asset_id}/reject")
-def reject(asset_id: str, body: RejectBody, actor: Reviewer) -> dict[str, Any]:
-    return review.reject(asset_id, actor, body.reason).to_dict()
+def reject(asset_id: str, body: RejectBody, request: Request, actor: Reviewer) -> dict[str, Any]:
+    return review.reject(asset_id, actor, body.reason, settings=app_settings(request)).to_dict()
 
 
 @api_router.post("/assets/{asset_id}/pin")
-def pin(asset_id: str, actor: Reviewer, body: PinBody | None = None) -> dict[str, Any]:
-    return review.pin(asset_id, actor, pinned=(body or PinBody()).pinned).to_dict()
+def pin(asset_id: str, request: Request, actor: Reviewer, body: PinBody | None = None) -> dict[str, Any]:
+    return review.pin(asset_id, actor, pinned=(body or PinBody()).pinned, settings=app_settings(request)).to_dict()
 
 
 @api_router.post("/assets/{asset_id}/regenerate", status_code=202)
-def regenerate(asset_id: str, actor: Reviewer, body: RegenerateBody | None = None) -> dict[str, Any]:
+def regenerate(asset_id: str, request: Request, actor: Reviewer, body: RegenerateBody | None = None) -> dict[str, Any]:
     b = body or RegenerateBody()
-    return review.regenerate(asset_id, actor, seed=b.seed, shot=b.shot, frame_time=b.frame_time).to_dict()
+    return review.regenerate(asset_id, actor, seed=b.seed, shot=b.shot, frame_time=b.frame_time,
+                             settings=app_settings(request)).to_dict()
 
 
 @api_router.put("/titles/{title_id}/serving-policy")
 @api_router.post("/titles/{title_id}/serving-policy")
-def serving_policy(title_id: str, body: PolicyBody, actor: Reviewer) -> dict[str, Any]:
-    result = review.set_serving_policy(title_id, body.policy, actor).to_dict()
+def serving_policy(title_id: str, body: PolicyBody, request: Request, actor: Reviewer) -> dict[str, Any]:
+    result = review.set_serving_policy(title_id, body.policy, actor, settings=app_settings(request)).to_dict()
     result["serving_policy"] = body.policy
     return result
 
 
 @api_router.get("/history")
 def get_history(
+    request: Request,
     actor: Reviewer,
     title: str | None = None,
     asset: str | None = None,
@@ -134,7 +138,7 @@ def get_history(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     items, total = review.history(title_id=title or None, asset_id=asset or None, action=action or None,
-                                  limit=limit, offset=offset)
+                                  limit=limit, offset=offset, settings=app_settings(request))
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "read_session_cookie",
     "csrf_token",
     "current_reviewer",
+    "app_settings",
     "Reviewer",
 ]
 
@@ -140,6 +141,11 @@ def csrf_token(cookie_value: str, settings: Settings) -> str:
 # ---- dependencies -----------------------------------------------------------------------------
 
 
+def app_settings(request: Request) -> Settings:
+    """The application's settings (``create_app(settings)``), else the process-wide ones."""
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
 def _header_key(request: Request) -> str | None:
     key = request.headers.get("x-api-key")
     if key:
@@ -161,7 +167,7 @@ def _admit(info: KeyInfo | None, how: str) -> KeyInfo:
 async def current_reviewer(request: Request) -> Actor:
     """An API key header (``X-API-Key`` or ``Authorization: Bearer``) or the session cookie; cookie
     sessions must carry the CSRF token on state-changing methods."""
-    settings = get_settings()
+    settings = app_settings(request)
     raw = _header_key(request)
     if raw is not None:
         return _admit(resolve_key(raw, settings), "unknown API key").actor()

@@ -21,7 +21,6 @@ from fastapi.templating import Jinja2Templates
 from genperso import review
 from genperso.catalog.assets import ASSET_STATES
 from genperso.catalog.review import REVIEW_ACTIONS
-from genperso.config import get_settings
 from genperso.errors import GenPersoError, NotFound
 from genperso.types import ASSET_KINDS
 
@@ -33,6 +32,7 @@ from .review_session import (
     csrf_token,
     make_session_cookie,
     read_session_cookie,
+    app_settings,
     resolve_key,
 )
 from .review_views import asset_view, timecode
@@ -67,7 +67,7 @@ TEMPLATES.env.globals.update(static_url=static_url, base=BASE)
 
 def _session(request: Request) -> tuple[KeyInfo | None, str | None]:
     cookie = request.cookies.get(COOKIE_NAME)
-    return read_session_cookie(cookie, get_settings()), cookie
+    return read_session_cookie(cookie, app_settings(request)), cookie
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -94,7 +94,7 @@ def _page(request: Request, name: str, ctx: dict[str, Any]) -> Response:
     except GenPersoError as exc:
         return HTMLResponse(f"<h1>Bad request</h1><p>{_esc(exc.message)}</p><p><a href='{BASE}/'>Back</a></p>",
                             status_code=exc.status)
-    base_ctx = {"actor": info.actor(), "csrf_token": csrf_token(cookie, get_settings())}
+    base_ctx = {"actor": info.actor(), "csrf_token": csrf_token(cookie, app_settings(request))}
     return _render(request, name, {**base_ctx, **{k: v for k, v in ctx.items() if k != "load"}, **data})
 
 
@@ -121,7 +121,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, api_key: str = Form(""), next: str = Form("")) -> Response:
-    settings = get_settings()
+    settings = app_settings(request)
     info = resolve_key(api_key, settings)
     try:
         if info is None:
@@ -140,7 +140,7 @@ def login(request: Request, api_key: str = Form(""), next: str = Form("")) -> Re
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
     info, cookie = _session(request)
-    if info is not None and cookie and csrf != csrf_token(cookie, get_settings()):
+    if info is not None and cookie and csrf != csrf_token(cookie, app_settings(request)):
         return HTMLResponse("<p>Missing or wrong CSRF token: reload the page.</p>", status_code=403)
     resp = RedirectResponse(f"{BASE}/login", status_code=303)
     resp.delete_cookie(COOKIE_NAME, path="/")
@@ -153,7 +153,7 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 def titles_page(request: Request) -> Response:
-    return _page(request, "titles.html", {"nav": "titles", "load": lambda: {"titles": review.title_summaries()}})
+    return _page(request, "titles.html", {"nav": "titles", "load": lambda: {"titles": review.title_summaries(settings=app_settings(request))}})
 
 
 def _filters(angle: str | None, kind: str | None, state: str | None, safety: str | None) -> dict[str, str]:
@@ -179,14 +179,14 @@ def title_page(request: Request, title_id: str, angle: str | None = None, kind: 
     from .review import angle_names
 
     def load() -> dict[str, Any]:
-        settings = get_settings()
-        title = review.get_title(title_id)
+        settings = app_settings(request)
+        title = review.get_title(title_id, settings=settings)
         filters = _filters(angle, kind, state, safety)
         rows = review.find_assets(review.AssetFilter(title_id=title_id, angle_id=filters.get("angle"),
                                                      kind=filters.get("kind"), state=filters.get("state"),
-                                                     safety=filters.get("safety")))
+                                                     safety=filters.get("safety")), settings=settings)
         names = angle_names()
-        counts = review.angle_counts(title_id)
+        counts = review.angle_counts(title_id, settings=settings)
         path = f"{BASE}/titles/{title_id}"
         pager = _pager(len(rows), page, PER_PAGE, path, filters)
         start = (pager["number"] - 1) * PER_PAGE
@@ -216,14 +216,14 @@ def asset_page(request: Request, asset_id: str, angle: str | None = None, kind: 
     from .review import angle_names
 
     def load() -> dict[str, Any]:
-        settings = get_settings()
-        row = review.get_asset(asset_id)
+        settings = app_settings(request)
+        row = review.get_asset(asset_id, settings=settings)
         filters = _filters(angle, kind, state, safety)
-        title = review.get_title(row.title_id)
+        title = review.get_title(row.title_id, settings=settings)
         view = asset_view(row, settings, BASE, angle_names())
         ids = [r.asset_id for r in review.find_assets(review.AssetFilter(
             title_id=row.title_id, angle_id=filters.get("angle"), kind=filters.get("kind"),
-            state=filters.get("state"), safety=filters.get("safety")))]
+            state=filters.get("state"), safety=filters.get("safety")), settings=settings)]
         qs = f"?{urlencode(filters)}" if filters else ""
         prev_url = next_url = position = None
         if row.asset_id in ids:
@@ -234,7 +234,7 @@ def asset_page(request: Request, asset_id: str, angle: str | None = None, kind: 
         from .review_views import analysis_shots
 
         shots = analysis_shots(row.title_id, row.title_version, settings)
-        items, _ = review.history(asset_id=row.asset_id, limit=100)
+        items, _ = review.history(asset_id=row.asset_id, limit=100, settings=settings)
         return {"a": view, "title": title, "prev_url": prev_url, "next_url": next_url, "position": position,
                 "back_url": f"{BASE}/titles/{row.title_id}{qs}", "history": items, "show_asset": False,
                 "shot_choices": [{"index": s.index, "timecode": timecode(s.start)} for s in shots]}
@@ -247,13 +247,15 @@ def history_page(request: Request, title: str | None = None, action: str | None 
     per_page = 50
 
     def load() -> dict[str, Any]:
+        settings = app_settings(request)
         filters = {k: v for k, v in {"title": title, "action": action}.items() if v}
-        _, total = review.history(title_id=filters.get("title"), action=filters.get("action"), limit=1)
+        _, total = review.history(title_id=filters.get("title"), action=filters.get("action"), limit=1,
+                                  settings=settings)
         pager = _pager(total, page, per_page, f"{BASE}/history", filters)
         items, _ = review.history(title_id=filters.get("title"), action=filters.get("action"), limit=per_page,
-                                  offset=(pager["number"] - 1) * per_page)
+                                  offset=(pager["number"] - 1) * per_page, settings=settings)
         return {"history": items, "page": pager, "filters": filters, "actions": REVIEW_ACTIONS,
-                "titles": review.title_summaries()}
+                "titles": review.title_summaries(settings=settings)}
 
     return _page(request, "history.html", {"nav": "history", "load": load})
 
@@ -275,7 +277,7 @@ def keyframe(request: Request, rel: str) -> Response:
     info, _ = _session(request)
     if info is None or info.role not in review.REVIEW_ROLES:
         return Response(status_code=401 if info is None else 403)
-    settings = get_settings()
+    settings = app_settings(request)
     p = PurePosixPath(rel)
     if p.is_absolute() or any(part in ("", ".", "..") for part in p.parts) or "\\" in rel or "\x00" in rel:
         return Response("invalid keyframe path", status_code=400)

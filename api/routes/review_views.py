@@ -95,20 +95,34 @@ def _texts(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def _tempo(record: Mapping[str, Any]) -> str | None:
-    bpm = _first(record, "tempo_bpm", "target_bpm", "bpm")
-    src = _first(record, "source_bpm", "original_bpm", "track_bpm")
-    if isinstance(bpm, (int, float)):
-        label = f"{float(bpm):.1f} BPM"
-        if isinstance(src, (int, float)):
-            label += f" (from {float(src):.1f})"
-        return label
-    tempos = record.get("tempos")
-    if isinstance(tempos, Mapping) and tempos:
-        return ", ".join(f"{k} {float(v):.1f}" for k, v in tempos.items() if isinstance(v, (int, float))) + " BPM"
-    if isinstance(tempos, list) and tempos:
-        return " → ".join(f"{float(v):.1f}" for v in tempos if isinstance(v, (int, float))) + " BPM"
-    return None
+    """``target_bpm`` (remix generator) or ``tempo_bpm``, with the measured output tempo."""
+    bpm = _num(_first(record, "target_bpm", "tempo_bpm", "bpm"))
+    if bpm is None:
+        return None
+    label = f"{bpm:.1f} BPM"
+    out = record.get("output_tempo")
+    measured = _num(out.get("bpm")) if isinstance(out, Mapping) else None
+    if measured is not None:
+        label += f" (measured {measured:.1f})"
+    return label
+
+
+def _sources(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Remix source tracks with their tempos."""
+    out = []
+    for src in record.get("sources") or []:
+        if not isinstance(src, Mapping):
+            continue
+        name = src.get("title") or src.get("track") or "track"
+        artist = src.get("artist")
+        out.append({"name": f"{name} — {artist}" if artist else str(name), "licence": src.get("licence") or "",
+                    "source_bpm": _num(src.get("source_bpm")), "ratio": _num(src.get("stretch_ratio"))})
+    return out
 
 
 def _verdicts(safety: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -140,49 +154,70 @@ def _verdicts(safety: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str
     return rows, gate_reasons
 
 
-def _lineage(row: AssetRow, record: Mapping[str, Any], settings: Settings, base: str) -> dict[str, Any]:
+def _shot_items(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Source shots/frames a generator used: trailer ``shots`` (source_in/out, timeline_in/out),
+    artwork ``source`` (shot_index, time), or generic ``source_shots`` (indices or dicts)."""
+    used = _first(record, "shots", "source_shots", "source_frames", "shot_indices")
+    if isinstance(used, list):
+        return [u if isinstance(u, Mapping) else {"index": u} for u in used]
+    src = record.get("source")
+    if isinstance(src, Mapping) and ("shot_index" in src or "time" in src):
+        return [{"index": src.get("shot_index"), "time": src.get("time"), "pinned": src.get("pinned")}]
+    return []
+
+
+def _lineage(row: AssetRow, record: Mapping[str, Any], top: Mapping[str, Any], settings: Settings,
+             base: str) -> dict[str, Any]:
     key = row.key or {}
     shots_by_index = {s.index: s for s in analysis_shots(row.title_id, row.title_version, settings)}
-    used = _first(record, "source_shots", "shots", "source_frames", "frames", "shot_indices") or []
     shots: list[dict[str, Any]] = []
-    for item in used if isinstance(used, list) else []:
-        info = item if isinstance(item, Mapping) else {"index": item}
-        idx = info.get("index", info.get("shot", info.get("shot_index")))
-        shot = shots_by_index.get(int(idx)) if isinstance(idx, (int, float)) else None
-        start = info.get("start", info.get("time", info.get("source_start")))
-        end = info.get("end", info.get("source_end"))
-        if start is None and shot is not None:
-            start, end = shot.start, shot.end
-        kf = info.get("keyframe") or (shot.keyframes[0] if shot is not None and shot.keyframes else None)
-        span = timecode(start) + (f" – {timecode(end)}" if end is not None else "")
-        used_span = ""
-        if "out_start" in info or "in" in info:
-            used_span = f"{info.get('in', info.get('out_start'))}–{info.get('out', info.get('out_end'))}"
-        shots.append({"index": int(idx) if isinstance(idx, (int, float)) else "?", "timecode": span,
-                      "keyframe_url": keyframe_url(kf, base), "used": used_span})
+    for info in _shot_items(record):
+        idx = info.get("index", info.get("shot_index"))
+        shot = shots_by_index.get(int(idx)) if _num(idx) is not None else None
+        start = _num(info.get("source_in", info.get("start")))
+        end = _num(info.get("source_out", info.get("end")))
+        frame = _num(info.get("time"))
+        if frame is not None:
+            span = f"frame at {timecode(frame)}"
+        elif start is not None:
+            span = timecode(start) + (f" – {timecode(end)}" if end is not None else "")
+        elif shot is not None:
+            span = f"{timecode(shot.start)} – {timecode(shot.end)}"
+        else:
+            span = ""
+        kf = shot.keyframes[0] if shot is not None and shot.keyframes else None
+        t_in, t_out = _num(info.get("timeline_in")), _num(info.get("timeline_out"))
+        used = f"{t_in:.2f}–{t_out:.2f} s in output" if t_in is not None and t_out is not None else ""
+        if info.get("pinned"):
+            used = (used + " · pinned").strip(" ·")
+        shots.append({"index": int(idx) if _num(idx) is not None else "?", "timecode": span,
+                      "keyframe_url": keyframe_url(kf, base), "used": used})
     seeds = _first(record, "seeds", "seed")
     if seeds is None and isinstance((key.get("params") or {}).get("seed"), int):
         seeds = key["params"]["seed"]
     seeds_list = [seeds] if isinstance(seeds, (int, str)) else list(seeds or [])
     models = dict(key.get("model_revisions") or {})
-    rec_models = _first(record, "model_revisions", "models")
-    if isinstance(rec_models, Mapping):
-        models.update({str(k): str(v) for k, v in rec_models.items()})
-    timings = record.get("timings") if isinstance(record.get("timings"), Mapping) else {}
-    total = _first(record, "generation_seconds", "elapsed_s", "duration_s_generation")
-    if total is None and timings:
-        total = sum(float(v) for v in timings.values() if isinstance(v, (int, float)))
+    for src in (top, record):
+        revs = src.get("model_revisions")
+        if isinstance(revs, Mapping):
+            models.update({str(k): str(v) for k, v in revs.items()})
+    timings = top.get("timings") if isinstance(top.get("timings"), Mapping) and top.get("timings") else (
+        record.get("timings") if isinstance(record.get("timings"), Mapping) else {})
+    total = sum(v for v in (_num(x) for x in timings.values()) if v is not None) if timings else None
+    config = key.get("config") or record.get("config")
     return {
-        "generator": key.get("generator") or record.get("generator"),
-        "generator_version": key.get("generator_version") or record.get("generator_version"),
+        "generator": key.get("generator") or top.get("generator"),
+        "generator_version": key.get("generator_version") or top.get("version"),
         "title_version_hash": row.title_version_hash or key.get("title_version_hash", ""),
         "safety_policy_version": key.get("safety_policy_version"),
+        "params": dict(key.get("params") or {}),
         "seeds": seeds_list,
         "models": sorted(models.items()),
         "shots": shots,
-        "timings": [(k, f"{float(v):.2f} s") for k, v in timings.items() if isinstance(v, (int, float))],
-        "generation_time": f"{float(total):.2f} s" if isinstance(total, (int, float)) else None,
-        "config": json.dumps(key.get("config") or {}, indent=2, sort_keys=True) if key.get("config") else "",
+        "sources": _sources(record),
+        "timings": [(k, f"{float(v):.2f} s") for k, v in timings.items() if _num(v) is not None],
+        "generation_time": f"{total:.2f} s" if total is not None else None,
+        "config": json.dumps(config, indent=2, sort_keys=True) if config else "",
     }
 
 
@@ -205,12 +240,11 @@ def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
         "audio": next((f for f in files if f["mime"].startswith("audio/")), None),
         "texts": _texts(lineage_src) if row.kind == "titles" or not files else [],
         "tempo_label": _tempo(lineage_src),
-        "track_label": _first(lineage_src, "track_title", "track", "track_id"),
         "duration": duration if isinstance(duration, (int, float)) else None,
         "safety_decision": safety_decision(dict(row.safety or {})),
         "verdicts": verdicts,
         "safety_reasons": gate_reasons,
-        "lineage": _lineage(row, lineage_src, settings, base),
+        "lineage": _lineage(row, lineage_src, record, settings, base),
         "record": record,
         "record_json": json.dumps(record, indent=2, sort_keys=True, default=str),
     })
