@@ -119,6 +119,9 @@ def ingest_music(
     tid = validate_id(track_id or meta.get("id") or src.stem.lower().replace(" ", "-"), "track id")
     if not src.is_file():
         raise MediaError(f"file not found: {src}")
+    genres = meta.get("genres", [])
+    if isinstance(genres, str) or not all(isinstance(g, str) for g in genres):
+        raise InvalidInput("track 'genres' must be a list of strings")
     content_hash = file_sha256(src)
     with session_scope(settings) as s:
         row = s.get(MusicTrackRow, tid)
@@ -148,10 +151,7 @@ def _apply_meta(row: MusicTrackRow, meta: Mapping[str, Any]) -> None:
         if meta.get(field):
             setattr(row, field, str(meta[field]))
     if "genres" in meta:
-        genres = meta["genres"]
-        if isinstance(genres, str) or not all(isinstance(g, str) for g in genres):
-            raise InvalidInput("track 'genres' must be a list of strings")
-        row.genres = list(genres)
+        row.genres = list(meta["genres"])
     if "explicit" in meta:
         row.explicit = bool(meta["explicit"])
 
