@@ -5,7 +5,8 @@
   around each requested time keeps the *sharpest* frame within a small window (motion blur).
 * :func:`measure_frame` computes the frame-level terms the artwork ranking uses: sharpness
   (variance of the Laplacian at a fixed 720-line scale, so it does not depend on the source
-  size), exposure (mean luma, crushed/clipped shares), colourfulness (Hasler-Suesstrunk), black
+  size) and acutance (that divided by the luma variance, so a dark low-contrast frame is not
+  mistaken for a blurred one), exposure (mean luma, crushed/clipped shares), colourfulness (Hasler-Suesstrunk), black
   and blank tests, a burned-in text heuristic, Haar faces and a colour histogram for diversity.
 
 Burned-in text heuristic (``cv2.text`` is not in the opencv build we ship): MSER regions on the
@@ -46,6 +47,7 @@ _CONTIGUOUS = 2.5  # keep decoding (no seek) when the next requested time is thi
 @dataclass(frozen=True)
 class FrameMetrics:
     sharpness: float  # variance of Laplacian at 720-line scale
+    acutance: float  # the same divided by the luma variance: contrast-independent blur measure
     brightness: float  # mean luma 0..1
     contrast: float  # std of luma 0..1
     colourfulness: float  # Hasler-Suesstrunk / 100
@@ -60,6 +62,7 @@ class FrameMetrics:
     def summary(self) -> dict[str, float | int | bool]:
         return {
             "sharpness": round(self.sharpness, 1),
+            "acutance": round(self.acutance, 5),
             "brightness": round(self.brightness, 4),
             "contrast": round(self.contrast, 4),
             "colourfulness": round(self.colourfulness, 4),
@@ -232,6 +235,7 @@ def measure_frame(rgb: np.ndarray, *, faces: bool = True) -> FrameMetrics:
     # sharpness at a fixed 720-line scale so 4K and 480p sources compare
     g720 = cv2.resize(grey, (max(1, int(w * 720 / h)), 720), interpolation=cv2.INTER_AREA) if h != 720 else grey
     sharp = float(cv2.Laplacian(g720, cv2.CV_32F).var())
+    acut = sharp / max(float(g720.astype(np.float32).var()), 1.0)
     luma = grey.astype(np.float32) / 255.0
     small = cv2.resize(rgb, (160, max(1, int(160 * h / w))), interpolation=cv2.INTER_AREA).astype(np.float32)
     rg = small[..., 0] - small[..., 1]
@@ -240,6 +244,7 @@ def measure_frame(rgb: np.ndarray, *, faces: bool = True) -> FrameMetrics:
     mean, std = float(luma.mean()), float(luma.std())
     return FrameMetrics(
         sharpness=sharp,
+        acutance=acut,
         brightness=mean,
         contrast=std,
         colourfulness=float(colourful),

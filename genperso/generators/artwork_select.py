@@ -22,10 +22,10 @@ import numpy as np
 from ..types import Angle, FaceBox, Shot, TitleAnalysis
 from .artwork_frames import ExtractedFrame, FrameMetrics, extract_frames, histogram_similarity, measure_frame
 
-__all__ = ["FramePick", "safe_times", "frame_score", "select_frames", "FRAME_FEATURES", "MIN_SHARPNESS"]
+__all__ = ["FramePick", "safe_times", "frame_score", "select_frames", "FRAME_FEATURES", "MIN_ACUTANCE"]
 
 FRAME_FEATURES = ("brightness", "darkness", "colourfulness", "contrast", "sharpness", "faces", "face_size")
-MIN_SHARPNESS = 30.0  # Laplacian variance at 720 lines below which a frame reads as blurred
+MIN_ACUTANCE = 0.003  # Laplacian variance / luma variance (720 lines) below which a frame is blurred
 _MIN_SHOT = 0.4
 
 
@@ -66,7 +66,7 @@ def _frame_features(m: FrameMetrics, faces: Sequence[FaceBox]) -> dict[str, floa
         "darkness": float(np.clip(1.0 - m.brightness / 0.6, 0, 1)),
         "colourfulness": float(np.clip(m.colourfulness / 0.9, 0, 1)),
         "contrast": float(np.clip(m.contrast / 0.3, 0, 1)),
-        "sharpness": float(np.clip(math.log1p(m.sharpness) / math.log1p(2000.0), 0, 1)),
+        "sharpness": float(np.clip(math.log(max(m.acutance, 1e-6) / MIN_ACUTANCE) / math.log(100.0), 0, 1)),
         "faces": min(len(faces), 3) / 3.0,
         "face_size": float(np.clip(math.sqrt(largest) / 0.35, 0, 1)),
     }
@@ -84,7 +84,7 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     weights = {k: float(v) for k, v in dict(angle.style.weights).items() if k in FRAME_FEATURES and v}
     total_w = sum(abs(w) for w in weights.values())
     frame_angle = 0.5 + sum(w * (feats[k] - 0.5) for k, w in weights.items()) / total_w if total_w else 0.5
-    sharp_q = float(np.clip(math.log(max(m.sharpness, 1e-3) / MIN_SHARPNESS) / math.log(8.0), 0, 1))
+    sharp_q = float(np.clip(math.log(max(m.acutance, 1e-6) / MIN_ACUTANCE) / math.log(10.0), 0, 1))
     exposure_q = float(1.0 - np.clip(2.0 * max(0.0, m.crushed - 0.15) + 3.0 * max(0.0, m.clipped - 0.05), 0, 1))
     n = len(faces)
     largest = max((f.area for f in faces), default=0.0)
@@ -92,7 +92,7 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     text_q = 1.0 - m.text_score
     quality = (sharp_q + exposure_q + text_q + face_q) / 4.0
     score = 0.4 * shot_score + 0.35 * frame_angle + 0.25 * quality
-    if m.sharpness < MIN_SHARPNESS:
+    if m.acutance < MIN_ACUTANCE:
         score -= 0.3
     if m.is_black or m.is_blank:
         score = -1.0
