@@ -26,6 +26,7 @@ CLI_MODULES: tuple[str, ...] = (
     "catalog",
     "generate",
     "angles",
+    "serve",
 )
 
 for _name in CLI_MODULES:
