@@ -231,3 +231,37 @@ def make_beat_loop(path: str | Path, bpm: float, duration: float = 12.0, sr: int
         y = np.stack([y, y], axis=1)
     return write_wav(path, y, sr)
 __all__.append("make_beat_loop")
+
+
+def make_fade_film(path: str | Path, *, size: str = "320x180", fps: int = 25, fade: float = 1.0,
+                   black: float = 1.0) -> dict[str, float]:
+    """A film with a fade-out to black, a black gap, a fade-in from black and one hard cut:
+
+    testsrc2 (3 s, last ``fade`` s fading out) | black (``black`` s) | smptehdbars (3 s, first
+    ``fade`` s fading in) | blue (2 s). Returns the times: ``fade_out_end``, ``fade_in_start``,
+    ``cut`` and ``duration``. No audio."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a, c, d = 3.0, 3.0, 2.0
+    srcs = [
+        f"testsrc2=s={size}:r={fps}:d={a}",
+        f"color=c=black:s={size}:r={fps}:d={black}",
+        f"smptehdbars=s={size}:r={fps}:d={c}",
+        f"color=c=blue:s={size}:r={fps}:d={d}",
+    ]
+    args: list[str] = []
+    for s in srcs:
+        args += ["-f", "lavfi", "-i", s]
+    graph = (
+        f"[0:v]fade=t=out:st={a - fade}:d={fade},format=yuv420p,setsar=1[v0];"
+        "[1:v]format=yuv420p,setsar=1[v1];"
+        f"[2:v]fade=t=in:st=0:d={fade},format=yuv420p,setsar=1[v2];"
+        "[3:v]format=yuv420p,setsar=1[v3];"
+        "[v0][v1][v2][v3]concat=n=4:v=1:a=0[v]"
+    )
+    run_ffmpeg(["-y", *args, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                "-g", str(fps * 2), "-pix_fmt", "yuv420p", str(path)], what="synthetic fade film")
+    return {"fade_out_end": a, "fade_in_start": a + black, "cut": a + black + c, "duration": a + black + c + d}
+
+
+__all__.append("make_fade_film")
