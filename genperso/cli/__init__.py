@@ -27,6 +27,7 @@ CLI_MODULES: tuple[str, ...] = (
     "generate",
     "angles",
     "serve",
+    "remix",
 )
 
 for _name in CLI_MODULES:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InvalidInput, MediaError
 
-__all__ = ["TempoEstimate", "estimate_tempo", "load_audio", "onset_envelope", "METRICAL_LEVELS", "BPM_RANGE"]
+__all__ = ["TempoEstimate", "estimate_tempo", "load_audio", "onset_envelope", "librosa_beat_tempo", "autocorr_tempo", "METRICAL_LEVELS", "BPM_RANGE"]
 
 METRICAL_LEVELS: tuple[float, ...] = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 BPM_RANGE: tuple[float, float] = (30.0, 300.0)
@@ -320,3 +320,55 @@ def _pick_in_range(scored: list[tuple[float, float, float, float]], best: tuple[
 def _metrically_related(a: float, b: float, tol: float = 0.03) -> bool:
     r = a / b
     return any(abs(math.log(r / lvl)) < tol for lvl in (*METRICAL_LEVELS, 4.0, 0.25))
+
+
+def librosa_beat_tempo(y: np.ndarray, sr: int, *, start_bpm: float = 120.0, hop_length: int = 512,
+                       regression: bool = False) -> float:
+    """Plain ``librosa.beat.beat_track`` tempo: the baseline, and an independent check of a remix.
+
+    With ``regression`` the tempo is the least-squares slope of librosa's own beat times against
+    their index (not quantised to the frame grid, still librosa's beats and metrical level)."""
+    import librosa
+
+    mono = _to_mono(y)
+    tempo, frames = librosa.beat.beat_track(y=mono, sr=sr, hop_length=hop_length, start_bpm=start_bpm)
+    bpm = float(np.atleast_1d(tempo)[0])
+    if regression and len(frames) >= 8:
+        t = librosa.frames_to_time(frames, sr=sr, hop_length=hop_length)
+        ibi = np.diff(t)
+        med = float(np.median(ibi))
+        # keep the runs of regular beats; drop the tracker's occasional skipped/doubled beat
+        idx = np.concatenate([[0], np.cumsum(np.maximum(np.round(ibi / med), 1))])
+        slope = float(np.polyfit(idx, t, 1)[0])
+        if slope > 0:
+            bpm = 60.0 / slope
+    return bpm
+
+
+def autocorr_tempo(y: np.ndarray, sr: int, near_bpm: float, *, n_beats: int = 16, window: float = 0.05) -> float:
+    """Tempo near ``near_bpm`` from plain librosa primitives (onset strength, autocorrelation):
+    the autocorrelation peak at a lag of ``n_beats`` beats, parabolically interpolated, divided by
+    ``n_beats``. Independent of ``estimate_tempo``'s spectrum and comb; used to verify remixes.
+    Returns 0.0 when no peak lies within ``window`` (relative) of the expected lag."""
+    import librosa
+
+    mono = _to_mono(y)
+    hop = max(32, int(round(sr / _FRAME_RATE)))
+    o = librosa.onset.onset_strength(y=mono, sr=sr, hop_length=hop)
+    fr = sr / hop
+    expect = n_beats * 60.0 * fr / near_bpm
+    while expect > 0.5 * len(o) and n_beats > 2:  # short audio: a shorter lag
+        n_beats //= 2
+        expect = n_beats * 60.0 * fr / near_bpm
+    lo, hi = int(math.floor(expect * (1 - window))), int(math.ceil(expect * (1 + window)))
+    if hi + 2 >= len(o) or lo < 2:
+        return 0.0
+    ac = librosa.autocorrelate(o - o.mean(), max_size=hi + 2)
+    k = lo + int(np.argmax(ac[lo:hi + 1]))
+    if k in (lo, hi):
+        return 0.0
+    a, b, c = ac[k - 1], ac[k], ac[k + 1]
+    den = a - 2 * b + c
+    delta = 0.5 * (a - c) / den if den < 0 else 0.0
+    lag = k + float(np.clip(delta, -0.5, 0.5))
+    return 60.0 * fr * n_beats / lag
