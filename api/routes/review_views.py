@@ -44,12 +44,25 @@ def keyframe_url(rel: str | None, base: str) -> str | None:
     return f"{base}/keyframes/{quote(str(p))}"
 
 
+_SHOTS: dict[tuple[str, str, int], tuple[Shot, ...]] = {}
+
+
 def analysis_shots(title_id: str, version: int, settings: Settings) -> tuple[Shot, ...]:
+    """Shots of a title version. A stored analysis never changes, so found ones are memoised."""
+    k = (settings.db_url, title_id, int(version or 0))
+    hit = _SHOTS.get(k)
+    if hit is not None:
+        return hit
     try:
         with session_scope(settings) as s:
-            return TitleRepo(s).analysis(title_id, version or None).shots
+            shots = TitleRepo(s).analysis(title_id, version or None).shots
     except GenPersoError:
         return ()
+    if version:
+        if len(_SHOTS) > 64:
+            _SHOTS.clear()
+        _SHOTS[k] = shots
+    return shots
 
 
 def _file_url(rel: str, settings: Settings) -> str:
@@ -231,8 +244,10 @@ def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
     verdicts, gate_reasons = _verdicts(dict(row.safety or {}))
     view = asset_summary(row)
     duration = _first(lineage_src, "duration", "duration_s")
+    lineage = _lineage(row, lineage_src, record, settings, base)
     view.update({
         "id": row.asset_id,
+        "poster_url": next((s["keyframe_url"] for s in lineage["shots"] if s["keyframe_url"]), None),
         "angle_name": (angle_names or {}).get(row.angle_id, row.angle_id),
         "files": files,
         "images": [f for f in files if f["mime"].startswith("image/")],
@@ -240,11 +255,12 @@ def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
         "audio": next((f for f in files if f["mime"].startswith("audio/")), None),
         "texts": _texts(lineage_src) if row.kind == "titles" or not files else [],
         "tempo_label": _tempo(lineage_src),
+        "tempo_short": (_tempo(lineage_src) or "").split(" (")[0] or None,
         "duration": duration if isinstance(duration, (int, float)) else None,
         "safety_decision": safety_decision(dict(row.safety or {})),
         "verdicts": verdicts,
         "safety_reasons": gate_reasons,
-        "lineage": _lineage(row, lineage_src, record, settings, base),
+        "lineage": lineage,
         "record": record,
         "record_json": json.dumps(record, indent=2, sort_keys=True, default=str),
     })

@@ -189,9 +189,9 @@
       switch (ev.key) {
         case "j": case "ArrowRight": if (ev.target.tagName !== "VIDEO" && ev.target.tagName !== "AUDIO") go(main.dataset.nextUrl); break;
         case "k": case "ArrowLeft": if (ev.target.tagName !== "VIDEO" && ev.target.tagName !== "AUDIO") go(main.dataset.prevUrl); break;
-        case "a": { const b = document.querySelector("button[data-action=approve]"); if (b && !b.disabled) run("approve"); break; }
-        case "r": run("reject"); break;
-        case "p": { const b = document.querySelector("button[data-action=pin]"); if (b && !b.disabled) run("pin"); break; }
+        case "a": { ev.preventDefault(); const b = document.querySelector("button[data-action=approve]"); if (b && !b.disabled) run("approve"); break; }
+        case "r": ev.preventDefault(); run("reject"); break;
+        case "p": { ev.preventDefault(); const b = document.querySelector("button[data-action=pin]"); if (b && !b.disabled) run("pin"); break; }
         case "Escape": go(main.dataset.backUrl); break;
         default: break;
       }
