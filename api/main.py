@@ -95,7 +95,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     configure_logging()
     settings = settings or get_settings()
     owned = pipeline is None
-    pipe = pipeline or Pipeline(settings)
+    if pipeline is None:
+        from genperso.pipeline import _make_pipeline
+
+        pipeline = _make_pipeline(settings)
+    pipe = pipeline
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

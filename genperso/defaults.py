@@ -14,6 +14,7 @@ safety gate:
 from __future__ import annotations
 
 import mimetypes
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ DEFAULT_VERSION = "1"
 DEFAULT_KINDS = ("artwork", "titles")
 DEFAULT_ANGLE = "default"
 ART_SIZE = (1280, 720)
+MAKE_WAIT_S = 3.0  # how long a request waits for a default another request is making
 
 
 def asset_file(storage: Storage, digest: str, role: str, path: Path) -> AssetFile:
@@ -84,7 +86,7 @@ def default_asset(pipeline: Pipeline, title: TitleState, kind: str) -> CacheEntr
             return CacheEntry.from_row(row) if row.state not in ("rejected", "blocked") else None
     claim = uuid.uuid4().hex
     if pipeline.cache.claim(key.digest, claim) is not None:
-        return None  # another request is making it right now
+        return _wait_for(pipeline, key.digest)  # another request is making it right now
     try:
         record = _make(pipeline, title, kind, key)
         with session_scope(pipeline.settings) as s:
@@ -93,6 +95,17 @@ def default_asset(pipeline: Pipeline, title: TitleState, kind: str) -> CacheEntr
         pipeline.cache.release(key.digest, claim)
     log.info("default.made", title_id=title.title_id, kind=kind, state=record.state)
     return CacheEntry(record.to_dict()) if record.state not in ("rejected", "blocked") else None
+
+
+def _wait_for(pipeline: Pipeline, digest: str, timeout_s: float = MAKE_WAIT_S) -> CacheEntry | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        with session_scope(pipeline.settings) as s:
+            row = AssetRepo(s).find(digest)
+            if row is not None:
+                return CacheEntry.from_row(row) if row.state not in ("rejected", "blocked") else None
+    return None
 
 
 def _make(pipeline: Pipeline, title: TitleState, kind: str, key: AssetKey) -> AssetRecord:

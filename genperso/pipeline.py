@@ -596,13 +596,31 @@ _plock = threading.Lock()
 
 
 def get_pipeline(settings: Settings | None = None) -> Pipeline:
+    """The process-wide pipeline (workers: one per process, so models load once). The env var
+    ``GENPERSO_PIPELINE_FACTORY=module:function`` (a function ``(settings) -> Pipeline``) swaps in
+    other collaborators (policy, gate, generators) in the API and the workers alike."""
     settings = settings or get_settings()
     k = (str(settings.data_dir), settings.redis_url)
     with _plock:
         p = _pipelines.get(k)
         if p is None:
-            p = _pipelines[k] = Pipeline(settings)
+            p = _pipelines[k] = _make_pipeline(settings)
         return p
+
+
+def _make_pipeline(settings: Settings) -> Pipeline:
+    import importlib
+    import os
+
+    spec = os.environ.get("GENPERSO_PIPELINE_FACTORY")
+    if not spec:
+        return Pipeline(settings)
+    mod, _, fn = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(mod), fn or "make_pipeline")
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(f"GENPERSO_PIPELINE_FACTORY={spec!r} cannot be loaded: {exc}") from None
+    return factory(settings)
 
 
 def regenerate(asset_id: str, *, seed: int | None = None, shot: int | None = None, frame_time: float | None = None,

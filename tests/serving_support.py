@@ -199,3 +199,39 @@ def drain(pipeline: Any, timeout: float = 20.0) -> None:
     d = pipeline.dispatcher
     if hasattr(d, "drain"):
         assert d.drain(timeout), "jobs did not finish in time"
+
+
+class FlakyMixin:
+    """``params.fail_times``: raise Retryable that many times (counted in a file), then succeed."""
+
+    @staticmethod
+    def maybe_fail(request: GenerationRequest) -> None:
+        from genperso.errors import Retryable
+
+        n = int(request.params.get("fail_times", 0))
+        if not n:
+            return
+        marker = Path(request.data_dir or ".") / f"flaky-{request.angle.id}-{request.seed}.count"
+        done = int(marker.read_text()) if marker.exists() else 0
+        if done < n:
+            marker.write_text(str(done + 1))
+            raise Retryable(f"transient failure {done + 1} of {n}")
+
+
+class FlakySwatchGenerator(FlakyMixin, SwatchGenerator):
+    name = "test-swatch-flaky"
+
+    def generate(self, request: GenerationRequest) -> GenerationOutput:
+        self.maybe_fail(request)
+        return super().generate(request)
+
+
+def worker_pipeline(settings: Settings) -> Any:
+    """``GENPERSO_PIPELINE_FACTORY=serving_support:worker_pipeline`` for the integration tests:
+    the test generators, rule gate and hash chooser, with the default cache/storage/dispatcher."""
+    from genperso.pipeline import Pipeline
+
+    gens = {"artwork": FlakySwatchGenerator(SwatchConfig(delay_s=0.2)), "trailer": ClipGenerator(),
+            "titles": NameGenerator()}
+    return Pipeline(settings, gate=RuleGate(), chooser=HashChooser(fixed="action"),
+                    policy_version=lambda: "test-policy-1", generators=gens)
