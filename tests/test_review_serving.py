@@ -1,0 +1,107 @@
+"""Review decisions are enforced by the request path (``Pipeline.personalize``): a pinned asset
+wins its slot, rejected assets are never served, ``approved_only`` serves only approved ones, and
+every change is visible on the very next request (embedded store, and real Redis in the
+integration variant)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from review_support import add_asset, add_title, jpeg_bytes
+
+from genperso import review
+from genperso.types import AngleDecision, Context, UserProfile
+
+ANGLE = "action"
+REVIEWER = review.Actor(id="k-reviewer", name="Rita Reviewer", role="reviewer")
+
+
+class FixedChooser:
+    def choose(self, user: UserProfile, title_id: str, context: Context) -> AngleDecision:
+        return AngleDecision(decision_id=uuid.uuid4().hex, user_id=user.user_id, title_id=title_id, angle_id=ANGLE,
+                             propensity=1.0, policy="fixed")
+
+
+@dataclass
+class RecordingDispatcher:
+    submitted: list[tuple[str, str]] = field(default_factory=list)
+
+    def submit(self, job_id: str, queue: str, task: str = "generate") -> None:
+        self.submitted.append((job_id, queue))
+
+
+def _setup(settings):
+    from genperso.pipeline import Pipeline, _normalise_params, forget_title
+
+    forget_title()
+    title = add_title(settings, "film-s", "Film S")
+    dispatcher = RecordingDispatcher()
+    pipe = Pipeline(settings, chooser=FixedChooser(), dispatcher=dispatcher, policy_version=lambda: "p1")
+    key = pipe.build_key(pipe.title_state(title.title_id), ANGLE, "artwork",
+                         _normalise_params("artwork", None, "adult"))
+    exact = add_asset(settings, title, ANGLE, "artwork", key=key,
+                      files={"hero.jpg": (jpeg_bytes((10, 120, 10)), "image/jpeg")})
+    other = add_asset(settings, title, ANGLE, "artwork", variant=9,
+                      files={"hero.jpg": (jpeg_bytes((120, 10, 10)), "image/jpeg")})
+    return pipe, dispatcher, title.title_id, exact, other
+
+
+def _served(pipe, title_id: str) -> tuple[str, str | None]:
+    from genperso.pipeline import forget_title
+
+    forget_title(title_id)  # what a second API process would see once its 2 s title TTL lapsed
+    res = pipe.personalize(UserProfile(user_id="u1"), title_id, ["artwork"], Context())
+    r = res.results["artwork"]
+    return r.status, (r.asset.asset_id if r.asset is not None else None)
+
+
+def _scenario(settings) -> None:
+    pipe, dispatcher, tid, exact, other = _setup(settings)
+    assert _served(pipe, tid) == ("hit", exact)
+    review.pin(other, REVIEWER, settings=settings)  # pinned wins over the exact key
+    assert _served(pipe, tid) == ("pinned", other)
+    review.reject(other, REVIEWER, "wrong character on the poster", settings=settings)
+    assert _served(pipe, tid) == ("hit", exact)  # rejecting unpins; never served again
+    review.set_serving_policy(tid, "approved_only", REVIEWER, settings=settings)
+    status, served = _served(pipe, tid)
+    assert served not in (exact, other), (status, served)  # nothing approved: the title default
+    review.approve(exact, REVIEWER, settings=settings)
+    assert _served(pipe, tid) == ("hit", exact)
+    review.reject(exact, REVIEWER, "colour grade too dark", settings=settings)
+    status, served = _served(pipe, tid)
+    assert served not in (exact, other), (status, served)
+    assert dispatcher.submitted == []  # the exact key existed all along: no generation was started
+    items, total = review.history(title_id=tid, settings=settings)
+    assert total == 5 and items[0]["reason"] == "colour grade too dark"
+
+
+def test_review_decisions_reach_personalize_embedded(settings):
+    _scenario(settings)
+
+
+@pytest.mark.integration
+def test_review_decisions_reach_personalize_redis(monkeypatch, genperso_env):
+    redis = pytest.importorskip("redis")
+    from genperso.cache import reset_cache
+    from genperso.config import get_settings, reset_settings
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url}: {exc}")
+    prefix = f"genperso-test-review-{uuid.uuid4().hex[:8]}:"
+    monkeypatch.setenv("GENPERSO_REDIS_URL", url)
+    monkeypatch.setenv("GENPERSO_REDIS_PREFIX", prefix)
+    reset_settings()
+    reset_cache()
+    try:
+        _scenario(get_settings())
+    finally:
+        r = redis.Redis.from_url(url)
+        keys = list(r.scan_iter(match=f"{prefix}*"))
+        if keys:
+            r.delete(*keys)
+        reset_cache()
