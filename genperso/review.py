@@ -28,6 +28,7 @@ from .types import ASSET_KINDS, AssetKey
 
 __all__ = [
     "SERVING_POLICIES",
+    "PIN_KINDS",
     "REVIEW_ROLES",
     "Actor",
     "ActionResult",
@@ -50,6 +51,7 @@ SERVING_POLICIES: tuple[str, ...] = ("auto", "approved_only")
 REVIEW_ROLES: tuple[str, ...] = ("reviewer", "admin")
 MAX_REASON = 2000
 SAFETY_FLAGS = ("flagged", "clean")
+PIN_KINDS: tuple[str, ...] = ("artwork",)  # generators that read ``pinned_shot`` / ``pinned_time``
 
 
 @dataclass(frozen=True)
@@ -229,11 +231,14 @@ def regenerate(
     shot: int | None = None,
     frame_time: float | None = None,
     settings: Settings | None = None,
+    pipeline: Any = None,
 ) -> ActionResult:
     """Queue a new generation for the asset's slot with another seed (random when not given) and
     optionally a pinned source shot (``pinned_shot``) or frame time (``pinned_time``). These go
     into the key's params, so the new asset has a new content address; the old one stays
-    reviewable (and servable if it was) until the new one is reviewed."""
+    reviewable (and servable if it was) until the new one is reviewed. Source pinning is offered
+    for the kinds whose generator reads it (``PIN_KINDS``). ``pipeline`` defaults to the
+    process's ``genperso.pipeline.get_pipeline``; the API passes its own."""
     settings = settings or get_settings()
     if seed is not None and not (0 <= int(seed) < 2**32):
         raise InvalidInput("seed must be an integer in [0, 2^32)", field="seed")
@@ -243,6 +248,9 @@ def regenerate(
         row = AssetRepo(s).get(asset_id)
         full_id, title_id, angle_id, kind = row.asset_id, row.title_id, row.angle_id, row.kind
         key = AssetKey.from_dict(row.key)
+        if (shot is not None or frame_time is not None) and kind not in PIN_KINDS:
+            raise InvalidInput(f"pinning a source shot or frame is supported for {', '.join(PIN_KINDS)} only; "
+                               f"the {kind} generator chooses its own sources", field="shot")
         if shot is not None or frame_time is not None:
             analysis = TitleRepo(s).analysis(title_id, row.title_version)
             if shot is not None and not (0 <= int(shot) < len(analysis.shots)):
@@ -261,9 +269,11 @@ def regenerate(
     if frame_time is not None:
         params["pinned_time"] = round(float(frame_time), 3)
     new_key = dataclasses.replace(key, params=params)
-    from .pipeline import get_pipeline
+    if pipeline is None:
+        from .pipeline import get_pipeline
 
-    job_id = get_pipeline(settings).ensure_job(new_key, title_id)
+        pipeline = get_pipeline(settings)
+    job_id = pipeline.ensure_job(new_key, title_id)
     changed = {k: params[k] for k in ("seed", "pinned_shot", "pinned_time") if k in params}
     with session_scope(settings) as s:
         entry = ReviewLogRepo(s).add(

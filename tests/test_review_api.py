@@ -231,25 +231,33 @@ def test_html_pages_render(client, seeded):
     assert client.get("/review/history").status_code == 200
 
 
-def test_regenerate_queues_a_new_key(client, seeded, monkeypatch):
-    from genperso import pipeline
-
+def test_regenerate_queues_a_new_key(client, seeded, settings, monkeypatch):
     queued = []
 
-    class Recorder:
-        def ensure_job(self, key, title_id, **kw):
-            queued.append((key, title_id))
-            return "job-1"
+    def ensure_job(key, title_id, **kw):
+        queued.append((key, title_id))
+        return "job-1"
 
-    monkeypatch.setattr(pipeline, "get_pipeline", lambda settings=None: Recorder())
-    _, ids = seeded
+    monkeypatch.setattr(client.app.state.pipeline, "ensure_job", ensure_job)
+    title, ids = seeded
     url = f"/v1/review/assets/{ids['art']}/regenerate"
     assert client.post(url, headers=hdr("reviewer"), json={"shot": 99}).status_code == 422
+    assert client.post(url, headers=hdr("reviewer"), json={"frame_time": 6.5}).status_code == 422  # film is 6 s
     assert client.post(url, headers=hdr("reviewer"), json={"shot": 1, "frame_time": 1.0}).status_code == 422
+    assert client.post(url, headers=hdr("front-end"), json={}).status_code == 403
+    assert queued == []
     r = client.post(url, headers=hdr("reviewer"), json={"seed": 7, "shot": 2})
     assert r.status_code == 202, r.text
     key, tid = queued[0]
     assert tid == "film-a" and key.params["seed"] == 7 and key.params["pinned_shot"] == 2
+    assert key.params["variant"] == 0  # the original parameters are kept
     assert key.digest != ids["art"] and r.json()["job"]["asset_id"] == key.digest
     h = client.get("/v1/review/history", headers=hdr("reviewer"), params={"action": "regenerate"}).json()["items"][0]
     assert h["params"] == {"seed": 7, "pinned_shot": 2} and h["after"]["job_id"] == "job-1"
+    # no seed: a fresh random one, so a new variant rather than the same content address
+    r2 = client.post(url, headers=hdr("reviewer"), json={})
+    assert r2.status_code == 202 and queued[1][0].digest not in (ids["art"], key.digest)
+    # source pinning only where the generator reads it
+    trailer = add_asset(settings, title, "action", "trailer", variant=5)
+    r = client.post(f"/v1/review/assets/{trailer}/regenerate", headers=hdr("reviewer"), json={"shot": 0})
+    assert r.status_code == 422 and "artwork" in r.json()["message"]

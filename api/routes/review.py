@@ -116,7 +116,8 @@ def pin(asset_id: str, request: Request, actor: Reviewer, body: PinBody | None =
 def regenerate(asset_id: str, request: Request, actor: Reviewer, body: RegenerateBody | None = None) -> dict[str, Any]:
     b = body or RegenerateBody()
     return review.regenerate(asset_id, actor, seed=b.seed, shot=b.shot, frame_time=b.frame_time,
-                             settings=app_settings(request)).to_dict()
+                             settings=app_settings(request),
+                             pipeline=getattr(request.app.state, "pipeline", None)).to_dict()
 
 
 @api_router.put("/titles/{title_id}/serving-policy")

@@ -237,7 +237,8 @@ def asset_page(request: Request, asset_id: str, angle: str | None = None, kind: 
         items, _ = review.history(asset_id=row.asset_id, limit=100, settings=settings)
         return {"a": view, "title": title, "prev_url": prev_url, "next_url": next_url, "position": position,
                 "back_url": f"{BASE}/titles/{row.title_id}{qs}", "history": items, "show_asset": False,
-                "shot_choices": [{"index": s.index, "timecode": timecode(s.start)} for s in shots]}
+                "shot_choices": [{"index": s.index, "timecode": timecode(s.start)} for s in shots],
+                "pin_sources": row.kind in review.PIN_KINDS}
 
     return _page(request, "asset.html", {"nav": "titles", "load": load})
 

@@ -174,9 +174,10 @@
       regen.addEventListener("submit", (ev) => {
         ev.preventDefault();
         const body = {};
-        const seed = regen.elements.seed.value.trim();
-        const shot = regen.elements.shot.value;
-        const frame = regen.elements.frame_time.value.trim();
+        const field = (name) => (regen.elements[name] ? regen.elements[name].value.trim() : "");
+        const seed = field("seed");
+        const shot = field("shot");
+        const frame = field("frame_time");
         if (seed) body.seed = parseInt(seed, 10);
         if (shot) body.shot = parseInt(shot, 10);
         if (frame) body.frame_time = parseFloat(frame);
