@@ -22,9 +22,9 @@ from .catalog.assets import AssetRepo, AssetRow
 from .catalog.review import REVIEW_ACTIONS, HistoryFilter, ReviewLogRepo
 from .catalog.titles import TitleRepo
 from .config import Settings, get_settings
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 from .logs import get_logger
-from .types import ASSET_KINDS, AssetKey
+from .types import AssetKey
 
 __all__ = [
     "SERVING_POLICIES",
@@ -32,7 +32,6 @@ __all__ = [
     "REVIEW_ROLES",
     "Actor",
     "ActionResult",
-    "AssetFilter",
     "approve",
     "reject",
     "pin",
@@ -40,9 +39,7 @@ __all__ = [
     "regenerate",
     "history",
     "asset_summary",
-    "find_assets",
-    "title_summaries",
-    "angle_counts",
+    "safety_decision",
 ]
 
 log = get_logger("genperso.review")
@@ -50,7 +47,6 @@ log = get_logger("genperso.review")
 SERVING_POLICIES: tuple[str, ...] = ("auto", "approved_only")
 REVIEW_ROLES: tuple[str, ...] = ("reviewer", "admin")
 MAX_REASON = 2000
-SAFETY_FLAGS = ("flagged", "clean")
 PIN_KINDS: tuple[str, ...] = ("artwork",)  # generators that read ``pinned_shot`` / ``pinned_time``
 
 
@@ -305,118 +301,3 @@ def history(
         f = HistoryFilter(title_id=title_id, asset_id=asset_id, action=action)
         repo = ReviewLogRepo(s)
         return [r.to_dict() for r in repo.list(f, limit=limit, offset=offset)], repo.count(f)
-
-
-# ---- browsing ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AssetFilter:
-    title_id: str | None = None
-    angle_id: str | None = None
-    kind: str | None = None
-    state: str | None = None
-    safety: str | None = None  # flagged | clean
-
-    def __post_init__(self) -> None:
-        from .catalog.assets import ASSET_STATES
-
-        if self.kind and self.kind not in ASSET_KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(ASSET_KINDS)}; got {self.kind!r}", field="kind")
-        if self.state and self.state not in ASSET_STATES:
-            raise InvalidInput(f"state must be one of {', '.join(ASSET_STATES)}; got {self.state!r}", field="state")
-        if self.safety and self.safety not in SAFETY_FLAGS:
-            raise InvalidInput(f"safety must be one of {', '.join(SAFETY_FLAGS)}; got {self.safety!r}",
-                               field="safety")
-
-
-def _asset_query(f: AssetFilter) -> sa.Select[tuple[AssetRow]]:
-    q = sa.select(AssetRow).where(AssetRow.is_default.is_(False))
-    if f.title_id:
-        q = q.where(AssetRow.title_id == f.title_id)
-    if f.angle_id:
-        q = q.where(AssetRow.angle_id == f.angle_id)
-    if f.kind:
-        q = q.where(AssetRow.kind == f.kind)
-    if f.state:
-        q = q.where(AssetRow.state == f.state)
-    return q.order_by(AssetRow.angle_id, AssetRow.kind, AssetRow.created_at.desc(), AssetRow.asset_id)
-
-
-def find_assets(f: AssetFilter, *, settings: Settings | None = None) -> list[AssetRow]:
-    """Every asset matching the filter, in review order (angle, kind, newest first). The safety
-    flag lives in the JSON gate result, so it is filtered here rather than in SQL."""
-    settings = settings or get_settings()
-    with session_scope(settings) as s:
-        rows = list(s.scalars(_asset_query(f)))
-        s.expunge_all()
-    if f.safety == "flagged":
-        rows = [r for r in rows if r.state in ("review", "blocked") or safety_decision(r.safety or {}) in
-                ("review", "block")]
-    elif f.safety == "clean":
-        rows = [r for r in rows if r.state not in ("review", "blocked") and safety_decision(r.safety or {}) in
-                (None, "allow")]
-    return rows
-
-
-def angle_counts(title_id: str, *, settings: Settings | None = None) -> dict[str, int]:
-    settings = settings or get_settings()
-    with session_scope(settings) as s:
-        rows = s.execute(
-            sa.select(AssetRow.angle_id, sa.func.count())
-            .where(AssetRow.title_id == title_id, AssetRow.is_default.is_(False))
-            .group_by(AssetRow.angle_id)
-        )
-        return {a: int(n) for a, n in rows}
-
-
-def title_summaries(*, settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Every title with its serving policy and asset counts by state."""
-    settings = settings or get_settings()
-    with session_scope(settings) as s:
-        titles = TitleRepo(s).list()
-        counts: dict[str, dict[str, int]] = {}
-        for tid, state, n in s.execute(
-            sa.select(AssetRow.title_id, AssetRow.state, sa.func.count())
-            .where(AssetRow.is_default.is_(False))
-            .group_by(AssetRow.title_id, AssetRow.state)
-        ):
-            counts.setdefault(tid, {})[state] = int(n)
-        angles = dict(s.execute(
-            sa.select(AssetRow.title_id, sa.func.count(sa.distinct(AssetRow.angle_id)))
-            .where(AssetRow.is_default.is_(False)).group_by(AssetRow.title_id)
-        ).all())
-        pinned = dict(s.execute(
-            sa.select(AssetRow.title_id, sa.func.count()).where(AssetRow.pinned.is_(True)).group_by(AssetRow.title_id)
-        ).all())
-        out = []
-        for t in titles:
-            states = counts.get(t.id, {})
-            out.append({
-                "id": t.id, "name": t.name, "genres": list(t.genres or []), "version": t.current_version,
-                "serving_policy": t.serving_policy or "auto", "states": dict(sorted(states.items())),
-                "n_assets": sum(states.values()), "n_angles": int(angles.get(t.id, 0)),
-                "n_pinned": int(pinned.get(t.id, 0)),
-            })
-        return out
-
-
-def get_title(title_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
-    settings = settings or get_settings()
-    with session_scope(settings) as s:
-        t = TitleRepo(s).get(title_id)
-        return {"id": t.id, "name": t.name, "synopsis": t.synopsis or "", "genres": list(t.genres or []),
-                "version": t.current_version, "serving_policy": t.serving_policy or "auto"}
-
-
-def get_asset(asset_id: str, *, settings: Settings | None = None) -> AssetRow:
-    settings = settings or get_settings()
-    with session_scope(settings) as s:
-        row = AssetRepo(s).find(asset_id)
-        if row is None:
-            raise NotFound(f"unknown asset id {asset_id!r}", asset_id=asset_id)
-        s.expunge(row)
-        return row
-
-
-__all__ += ["get_title", "get_asset", "safety_decision"]

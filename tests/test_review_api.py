@@ -229,6 +229,12 @@ def test_html_pages_render(client, seeded):
     assert detail.status_code == 200 and "nsfw 0.55 in review band" in detail.text
     assert client.get("/review/assets/" + "0" * 64).status_code == 404
     assert client.get("/review/history").status_code == 200
+    # sign out needs the CSRF token too, then the session is gone
+    token = grid.text.split('name="csrf-token" content="')[1].split('"')[0]
+    assert client.post("/review/logout", data={"csrf": "wrong"}, follow_redirects=False).status_code == 403
+    r = client.post("/review/logout", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/review/login"
+    assert client.get("/review/", follow_redirects=False).status_code == 303
 
 
 def test_regenerate_queues_a_new_key(client, seeded, settings, monkeypatch):

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from genperso import review
+from genperso import review, review_browse as browse
 from genperso.angles.catalog import load_angles
 from genperso.catalog.assets import ASSET_STATES
 from genperso.catalog.review import REVIEW_ACTIONS
@@ -63,7 +63,7 @@ def page_of(items: list[Any], page: int, per_page: int) -> tuple[list[Any], int]
 
 @api_router.get("/titles")
 def list_titles(request: Request, actor: Reviewer) -> dict[str, Any]:
-    return {"titles": review.title_summaries(settings=app_settings(request))}
+    return {"titles": browse.title_summaries(settings=app_settings(request))}
 
 
 @api_router.get("/titles/{title_id}/assets")
@@ -79,10 +79,10 @@ def list_assets(
     per_page: Annotated[int, Query(ge=1, le=100)] = 24,
 ) -> dict[str, Any]:
     settings = app_settings(request)
-    title = review.get_title(title_id, settings=settings)
-    f = review.AssetFilter(title_id=title_id, angle_id=angle or None, kind=kind or None, state=state or None,
+    title = browse.get_title(title_id, settings=settings)
+    f = browse.AssetFilter(title_id=title_id, angle_id=angle or None, kind=kind or None, state=state or None,
                            safety=safety or None)
-    rows = review.find_assets(f, settings=settings)
+    rows = browse.find_assets(f, settings=settings)
     items, pages = page_of(rows, page, per_page)
     return {"title": title, "total": len(rows), "page": min(page, pages), "pages": pages, "per_page": per_page,
             "assets": [review.asset_summary(r) for r in items]}
@@ -91,7 +91,7 @@ def list_assets(
 @api_router.get("/assets/{asset_id}")
 def get_asset(asset_id: str, request: Request, actor: Reviewer) -> dict[str, Any]:
     settings = app_settings(request)
-    row = review.get_asset(asset_id, settings=settings)
+    row = browse.get_asset(asset_id, settings=settings)
     view = asset_view(row, settings, angle_names=angle_names())
     view.pop("record_json", None)
     return view

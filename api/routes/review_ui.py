@@ -18,7 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from genperso import review
+from genperso import review, review_browse as browse
 from genperso.catalog.assets import ASSET_STATES
 from genperso.catalog.review import REVIEW_ACTIONS
 from genperso.errors import GenPersoError, NotFound
@@ -153,7 +153,7 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 def titles_page(request: Request) -> Response:
-    return _page(request, "titles.html", {"nav": "titles", "load": lambda: {"titles": review.title_summaries(settings=app_settings(request))}})
+    return _page(request, "titles.html", {"nav": "titles", "load": lambda: {"titles": browse.title_summaries(settings=app_settings(request))}})
 
 
 def _filters(angle: str | None, kind: str | None, state: str | None, safety: str | None) -> dict[str, str]:
@@ -180,13 +180,13 @@ def title_page(request: Request, title_id: str, angle: str | None = None, kind: 
 
     def load() -> dict[str, Any]:
         settings = app_settings(request)
-        title = review.get_title(title_id, settings=settings)
+        title = browse.get_title(title_id, settings=settings)
         filters = _filters(angle, kind, state, safety)
-        rows = review.find_assets(review.AssetFilter(title_id=title_id, angle_id=filters.get("angle"),
+        rows = browse.find_assets(browse.AssetFilter(title_id=title_id, angle_id=filters.get("angle"),
                                                      kind=filters.get("kind"), state=filters.get("state"),
                                                      safety=filters.get("safety")), settings=settings)
         names = angle_names()
-        counts = review.angle_counts(title_id, settings=settings)
+        counts = browse.angle_counts(title_id, settings=settings)
         path = f"{BASE}/titles/{title_id}"
         pager = _pager(len(rows), page, PER_PAGE, path, filters)
         start = (pager["number"] - 1) * PER_PAGE
@@ -217,11 +217,11 @@ def asset_page(request: Request, asset_id: str, angle: str | None = None, kind: 
 
     def load() -> dict[str, Any]:
         settings = app_settings(request)
-        row = review.get_asset(asset_id, settings=settings)
+        row = browse.get_asset(asset_id, settings=settings)
         filters = _filters(angle, kind, state, safety)
-        title = review.get_title(row.title_id, settings=settings)
+        title = browse.get_title(row.title_id, settings=settings)
         view = asset_view(row, settings, BASE, angle_names())
-        ids = [r.asset_id for r in review.find_assets(review.AssetFilter(
+        ids = [r.asset_id for r in browse.find_assets(browse.AssetFilter(
             title_id=row.title_id, angle_id=filters.get("angle"), kind=filters.get("kind"),
             state=filters.get("state"), safety=filters.get("safety")), settings=settings)]
         qs = f"?{urlencode(filters)}" if filters else ""
@@ -256,7 +256,7 @@ def history_page(request: Request, title: str | None = None, action: str | None 
         items, _ = review.history(title_id=filters.get("title"), action=filters.get("action"), limit=per_page,
                                   offset=(pager["number"] - 1) * per_page, settings=settings)
         return {"history": items, "page": pager, "filters": filters, "actions": REVIEW_ACTIONS,
-                "titles": review.title_summaries(settings=settings)}
+                "titles": browse.title_summaries(settings=settings)}
 
     return _page(request, "history.html", {"nav": "history", "load": load})
 

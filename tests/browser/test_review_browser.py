@@ -196,6 +196,8 @@ def test_review_flow_in_chromium(server, browser):
     page.keyboard.press("a")
     page.wait_for_function("document.querySelector('[data-testid=actions] [data-testid=state]').textContent"
                            " === 'approved'")
+    page.keyboard.press("p")  # pin it as the editorial choice of its angle
+    page.wait_for_selector("[data-testid=pinned]")
     page.screenshot(path=str(SHOTS / "06-asset-detail-artwork-approved.png"), full_page=True)
     page.goto(f"{base}/review/assets/{rejected}")
     page.keyboard.press("r")
@@ -217,7 +219,7 @@ def test_review_flow_in_chromium(server, browser):
     page.goto(f"{base}/review/history")
     rows = page.locator("[data-testid=history-row]")
     assert [rows.nth(i).get_attribute("data-action") for i in range(rows.count())] == [
-        "serving_policy", "reject", "approve"]
+        "serving_policy", "reject", "pin", "approve"]
     assert "test reviewer" in page.inner_text("[data-testid=history]")
     page.screenshot(path=str(SHOTS / "07-history.png"), full_page=True)
 
