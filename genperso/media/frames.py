@@ -136,19 +136,22 @@ def _cascade() -> cv2.CascadeClassifier:
     return c
 
 
-def detect_faces(bgr_or_gray: np.ndarray, *, min_size_frac: float = 0.06, max_width: int = 480) -> tuple[FaceBox, ...]:
+def detect_faces(bgr_or_gray: np.ndarray, *, min_size_frac: float = 0.07, max_width: int = 400) -> tuple[FaceBox, ...]:
     """Frontal faces (OpenCV Haar ``haarcascade_frontalface_alt2``) as normalised boxes, largest first.
 
-    Runs on a histogram-equalised gray copy at most ``max_width`` wide; faces smaller than
-    ``min_size_frac`` of the frame width are ignored (too small to matter for framing)."""
+    Runs on a histogram-equalised gray copy at most ``max_width`` wide with a 1.2 scale step
+    (about 20 ms a keyframe); faces smaller than ``min_size_frac`` of the frame width are
+    ignored (too small to matter for framing)."""
     gray = to_gray(bgr_or_gray)
     h, w = gray.shape[:2]
     if w > max_width:
         gray = cv2.resize(gray, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
     gh, gw = gray.shape[:2]
+    if luma_stats(gray).std < BLANK_STD:  # flat frame: nothing to find
+        return ()
     gray = cv2.equalizeHist(gray)
     side = max(20, int(min_size_frac * gw))
-    found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
+    found = _cascade().detectMultiScale(gray, scaleFactor=1.2, minNeighbors=4, minSize=(side, side))
     boxes = [
         FaceBox(round(x / gw, 4), round(y / gh, 4), round(fw / gw, 4), round(fh / gh, 4))
         for (x, y, fw, fh) in (found if len(found) else [])

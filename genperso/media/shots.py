@@ -25,6 +25,7 @@ Frame times are the decoder's presentation timestamps, so variable frame rate is
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -121,10 +122,11 @@ def _analysis_size(info: StreamInfo, width: int) -> tuple[int, int]:
 class _Shrinker:
     """Decoded frame -> small BGR frame, fast path for 8-bit 4:2:0."""
 
-    def __init__(self, width: int, height: int, rotation: int) -> None:
+    def __init__(self, width: int, height: int, rotation: int, interpolation: int = cv2.INTER_LINEAR) -> None:
         # dimensions before rotation
         self.w, self.h = (height, width) if rotation % 180 == 90 else (width, height)
         self.rotation = rotation % 360
+        self.interp = interpolation
         self.buf = np.empty((self.h * 3 // 2, self.w), np.uint8)
 
     def __call__(self, frame) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -136,13 +138,14 @@ class _Shrinker:
             u = np.frombuffer(p[1], np.uint8).reshape((fh + 1) // 2, p[1].line_size)[:, : (fw + 1) // 2]
             v = np.frombuffer(p[2], np.uint8).reshape((fh + 1) // 2, p[2].line_size)[:, : (fw + 1) // 2]
             buf = self.buf
-            cv2.resize(y, (w, h), dst=buf[:h], interpolation=cv2.INTER_LINEAR)
+            ip = self.interp
+            cv2.resize(y, (w, h), dst=buf[:h], interpolation=ip)
             q = h // 4
-            buf[h : h + q].reshape(h // 2, w // 2)[:] = cv2.resize(u, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-            buf[h + q :].reshape(h // 2, w // 2)[:] = cv2.resize(v, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+            buf[h : h + q].reshape(h // 2, w // 2)[:] = cv2.resize(u, (w // 2, h // 2), interpolation=ip)
+            buf[h + q :].reshape(h // 2, w // 2)[:] = cv2.resize(v, (w // 2, h // 2), interpolation=ip)
             bgr = cv2.cvtColor(buf, cv2.COLOR_YUV2BGR_I420)
         else:
-            bgr = frame.to_ndarray(width=w, height=h, format="bgr24")
+            bgr = frame.to_ndarray(width=w, height=h, format="bgr24", interpolation="AREA")
         if self.rotation == 90:
             bgr = cv2.rotate(bgr, cv2.ROTATE_90_CLOCKWISE)
         elif self.rotation == 180:
@@ -190,7 +193,9 @@ def scan_video(
     )
     shrink = _Shrinker(aw, ah, info.rotation)
     kw = min(keyframe_width, info.width if info.rotation % 180 == 0 else info.height)
-    kw -= kw % 2
+    kw -= kw % 4
+    kh = max(4, int(round(kw * ah / aw / 4)) * 4)
+    enlarge = _Shrinker(kw, kh, info.rotation, cv2.INTER_AREA)
     times: list[float] = []
     luma: list[float] = []
     luma_std: list[float] = []
@@ -198,7 +203,7 @@ def scan_video(
     cuts: list[int] = []
     scores: list[float] = []
     candidates: list[Candidate] = []
-    writes: list[Future[None]] = []
+    writes: deque[Future[None]] = deque()
     expected = max(1, info.n_frames or int(info.duration * fps))
     next_progress = 0.0
     next_cand = 0.0
@@ -244,14 +249,10 @@ def scan_video(
                         jpg: Path | None = None
                         if pool is not None and keyframe_dir is not None:
                             jpg = keyframe_dir / f"c{i:07d}.jpg"
-                            big = frame.to_ndarray(width=kw, height=int(round(kw * ah / aw / 2)) * 2, format="bgr24")
-                            if info.rotation % 360 == 90:
-                                big = cv2.rotate(big, cv2.ROTATE_90_CLOCKWISE)
-                            elif info.rotation % 360 == 180:
-                                big = cv2.rotate(big, cv2.ROTATE_180)
-                            elif info.rotation % 360 == 270:
-                                big = cv2.rotate(big, cv2.ROTATE_90_COUNTERCLOCKWISE)
+                            big = enlarge(frame)
                             writes.append(pool.submit(_write_jpeg, jpg, big, 88))
+                            while len(writes) > 4:  # bounded: never queue many full frames
+                                writes.popleft().result()
                         candidates.append(
                             Candidate(i, t, jpg, F.sharpness(gray), st.mean, st.std, F.colourfulness(bgr))
                         )
