@@ -84,6 +84,25 @@ def _files(row: AssetRow, settings: Settings) -> list[dict[str, Any]]:
     return out
 
 
+def _image_groups(files: list[dict[str, Any]], record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One entry per artwork format (``hero.jpg`` + ``hero.webp`` -> "hero"), shown with its first
+    file and links to every encoding."""
+    formats = record.get("formats") if isinstance(record.get("formats"), Mapping) else {}
+    groups: dict[str, dict[str, Any]] = {}
+    for f in files:
+        if not f["mime"].startswith("image/"):
+            continue
+        stem = str(f["role"]).rsplit(".", 1)[0]
+        g = groups.get(stem)
+        if g is None:
+            meta = formats.get(stem) if isinstance(formats.get(stem), Mapping) else {}
+            g = groups[stem] = {**f, "name": stem, "aspect": meta.get("format") or "", "variants": []}
+        size = f.get("size_bytes")
+        g["variants"].append({"ext": f["ext"], "url": f["url"],
+                              "size": f"{size / 1024:.0f} KB" if isinstance(size, int) else ""})
+    return list(groups.values())
+
+
 def _first(d: Mapping[str, Any], *names: str) -> Any:
     for n in names:
         if n in d and d[n] not in (None, "", [], {}):
@@ -250,7 +269,7 @@ def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
         "poster_url": next((s["keyframe_url"] for s in lineage["shots"] if s["keyframe_url"]), None),
         "angle_name": (angle_names or {}).get(row.angle_id, row.angle_id),
         "files": files,
-        "images": [f for f in files if f["mime"].startswith("image/")],
+        "images": _image_groups(files, lineage_src),
         "video": next((f for f in files if f["mime"].startswith("video/")), None),
         "audio": next((f for f in files if f["mime"].startswith("audio/")), None),
         "texts": _texts(lineage_src) if row.kind == "titles" or not files else [],

@@ -49,7 +49,7 @@ def _keyframes(film: Path, settings: Settings, vhash: str, shots: list[tuple[flo
     return rels
 
 
-def _artwork(keyframe: Path, label: str, fmt: tuple[int, int, str]) -> bytes:
+def _artwork(keyframe: Path, label: str, fmt: tuple[int, int, str], codec: str = "JPEG") -> bytes:
     from PIL import Image, ImageDraw, ImageOps
 
     w, h, _ = fmt
@@ -58,7 +58,7 @@ def _artwork(keyframe: Path, label: str, fmt: tuple[int, int, str]) -> bytes:
     d.rectangle((0, h - 34, w, h), fill=(0, 0, 0))
     d.text((8, h - 26), label.upper(), fill=(255, 220, 80))
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=88)
+    img.save(buf, codec, quality=88)
     return buf.getvalue()
 
 
@@ -102,8 +102,10 @@ def seed_catalog(settings: Settings, work: Path) -> Seeded:
         key = pipe.build_key(tstate, angle.id, "artwork", _normalise_params("artwork", None, "adult"))
         shot = shots[i % len(shots)]
         kf = settings.data_dir / shot.keyframes[0]
-        files = {f"{name}.jpg": (_artwork(kf, f"Sprite Run · {angle.name}", fmt), "image/jpeg")
-                 for name, fmt in ARTWORK_FORMATS.items()}
+        files = {}
+        for name, fmt in ARTWORK_FORMATS.items():  # like the artwork generator: every format as jpg and webp
+            files[f"{name}.jpg"] = (_artwork(kf, f"Sprite Run · {angle.name}", fmt), "image/jpeg")
+            files[f"{name}.webp"] = (_artwork(kf, f"Sprite Run · {angle.name}", fmt, "WEBP"), "image/webp")
         flagged = angle.id == "suspense"
         safety = verdict_ok if not flagged else {"decision": "review", "policy_version": "p1", "verdict": {
             "decision": "review", "label": "image", "modality": "image", "scores": {"nsfw": 0.04, "violence": 0.61},

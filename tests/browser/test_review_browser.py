@@ -192,7 +192,8 @@ def test_review_flow_in_chromium(server, browser):
     approved, rejected = seeded.artwork["action"], seeded.artwork["comedy"]
     page.goto(f"{base}/review/assets/{approved}")
     page.wait_for_function("Array.from(document.querySelectorAll('.formats img')).every(i => i.naturalWidth > 0)")
-    assert page.locator("[data-testid=artwork-formats] img").count() == 4
+    assert page.locator("[data-testid=artwork-format] img").count() == 4  # hero, poster, tile, mobile
+    assert page.locator("[data-testid=artwork-format] figcaption a").all_inner_texts() == ["jpg", "webp"] * 4
     page.keyboard.press("a")
     page.wait_for_function("document.querySelector('[data-testid=actions] [data-testid=state]').textContent"
                            " === 'approved'")
