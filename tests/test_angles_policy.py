@@ -217,3 +217,24 @@ def test_choose_validates_input(settings) -> None:
         pol.choose(_cold("u"), "t1", {"hour": 3}, now=NOW)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="device"):
         Context(device="fridge")
+
+
+def test_calibration_standardises_angle_similarities(settings) -> None:
+    from genperso.angles.calibration import calibrate_from_catalog
+    from genperso.angles.features import calibrate, user_projection
+
+    rng = np.random.default_rng(0)
+    vectors = np.eye(4, 384)
+    pop = rng.normal(size=(200, 384)) * 0.01 + np.eye(1, 384)[0]  # every item resembles angle 0
+    pop /= np.linalg.norm(pop, axis=1, keepdims=True)
+    cal = calibrate(pop, vectors)
+    assert cal.shape == (2, 4) and cal[0, 0] > 0.9 and np.all(cal[1] > 0)
+    typical = pop[0]
+    raw = user_projection(typical, vectors)
+    calibrated = user_projection(typical, vectors, cal)
+    assert int(np.argmax(raw)) == 0  # raw: angle 0 wins for everybody
+    assert abs(calibrated[0]) < 3 * 0.03 * 1.5  # calibrated: a typical user is unremarkable on angle 0
+    with pytest.raises(InvalidInput, match="at least 2 vectors"):
+        calibrate(pop[:1], vectors)
+    with pytest.raises(InvalidInput, match="at least 5 catalog titles"):
+        calibrate_from_catalog(settings)

@@ -31,7 +31,7 @@ class BanditConfig:
     new_title_halflife: float = 200.0  # impressions after which the boost halves
     prior_scale: float = 0.04  # reward units per z unit of zero-shot prior
     ridge: float = 20.0  # prior precision of theta
-    noise_sd: float = 0.3  # reward noise scale for the posterior covariance
+    noise_sd: float = 0.15  # reward noise scale for the posterior covariance (tuned on the simulator)
     mc_samples: int = 64
     satiation: float = 0.5  # multiplier on p_ts per earlier showing in the session
 

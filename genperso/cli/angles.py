@@ -234,6 +234,15 @@ def experiment_report_cmd(experiment: Annotated[str, typer.Option("--experiment"
     out.print(t)
 
 
+def calibrate_cmd(limit: Annotated[int, typer.Option("--limit", help="Catalog titles to embed.")] = 5000,
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Calibrate the zero-shot prior on the catalog's titles (run after ingesting a catalog)."""
+    from ..angles.calibration import calibrate_from_catalog
+
+    res = calibrate_from_catalog(limit=limit)
+    _print_json(res) if as_json else console.print(f"calibrated on {res['n']} titles: {res['path']}")
+
+
 def export_log_cmd(path: Annotated[Path, typer.Argument(help="Output JSONL file.")]) -> None:
     """Write logged decisions with rewards as JSONL (input of evaluate-policy --log)."""
     from ..angles.evaluation import iter_dicts, load_logged
@@ -296,4 +305,5 @@ def register(app: typer.Typer) -> None:
     angles_app.command("monitor")(monitor_cmd)
     angles_app.command("experiment-report")(experiment_report_cmd)
     angles_app.command("export-log")(export_log_cmd)
+    angles_app.command("calibrate")(calibrate_cmd)
     app.add_typer(angles_app, name="angles")
