@@ -243,6 +243,8 @@ def regenerate(
     with session_scope(settings) as s:
         row = AssetRepo(s).get(asset_id)
         full_id, title_id, angle_id, kind = row.asset_id, row.title_id, row.angle_id, row.kind
+        if row.is_default:
+            raise InvalidInput("a title default asset is not made by a generator: reject it instead of regenerating")
         key = AssetKey.from_dict(row.key)
         if (shot is not None or frame_time is not None) and kind not in PIN_KINDS:
             raise InvalidInput(f"pinning a source shot or frame is supported for {', '.join(PIN_KINDS)} only; "

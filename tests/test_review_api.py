@@ -267,3 +267,20 @@ def test_regenerate_queues_a_new_key(client, seeded, settings, monkeypatch):
     trailer = add_asset(settings, title, "action", "trailer", variant=5)
     r = client.post(f"/v1/review/assets/{trailer}/regenerate", headers=hdr("reviewer"), json={"shot": 0})
     assert r.status_code == 422 and "artwork" in r.json()["message"]
+
+
+def test_html_grid_paginates_and_keeps_filters(client, seeded, settings):
+    title, _ = seeded
+    for i in range(30):
+        add_asset(settings, title, "comedy", "titles", variant=100 + i,
+                  record={"generator": "titles", "text": f"Line {i}", "chosen": {"candidates": [f"Line {i}"]}})
+    client.post("/review/login", data={"api_key": KEYS["reviewer"]})
+    p1 = client.get(f"/review/titles/{title.title_id}", params={"kind": "titles"})
+    assert p1.text.count('data-testid="asset-card"') == 24 and "1–24 of 30" in p1.text
+    assert 'href="/review/titles/film-a?kind=titles&amp;page=2"' in p1.text
+    p2 = client.get(f"/review/titles/{title.title_id}", params={"kind": "titles", "page": 2})
+    assert p2.text.count('data-testid="asset-card"') == 6 and "25–30 of 30" in p2.text
+    # the detail page walks the same filtered list
+    first_id = p1.text.split('data-testid="asset-card"')[0].rsplit('data-asset-id="', 1)[1].split('"')[0]
+    detail = client.get(f"/review/assets/{first_id}", params={"kind": "titles"})
+    assert "1 of 30" in detail.text and "?kind=titles" in detail.text.split("data-next-url=")[1][:120]
