@@ -1,0 +1,244 @@
+"""Brand-safety benchmark: the text gate vs plain alt-profanity-check, and the image gate on
+Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
+
+    python bench/safety.py [--split test|dev|all] [--frames 200] [--film PATH] [--no-images]
+
+Text: precision/recall per category on ``assets/safety_eval/texts.jsonl`` (the ``test`` split by
+default; thresholds and anchors were tuned looking at ``dev`` only). "Flagged" means the
+decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
+flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
+both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
+Image: evenly spaced frames of the film through ``check_frames`` (adult profile): false-positive
+rate on content categories, blank flags listed, latency per image; synthetic black frames and
+illegible titles must be blocked. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from safety.base import CONTENT_CATEGORIES  # noqa: E402
+
+console = Console(stderr=True)
+EVAL = ROOT / "assets" / "safety_eval" / "texts.jsonl"
+
+
+def default_film() -> Path:
+    try:
+        from genperso.sample import sample_film_path  # type: ignore[attr-defined]
+
+        p = Path(sample_film_path())
+        if p.exists():
+            return p
+    except Exception:  # noqa: BLE001 - the sample module may not be set up on this machine
+        pass
+    return Path("/work/notes/media/bbb.mp4")
+
+
+def load_eval(split: str) -> list[dict]:
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows if split == "all" else [r for r in rows if r["split"] == split]
+
+
+def prf(pred: list[bool], gold: list[bool]) -> tuple[float, float, int]:
+    tp = sum(p and g for p, g in zip(pred, gold))
+    fp = sum(p and not g for p, g in zip(pred, gold))
+    fn = sum(g and not p for p, g in zip(pred, gold))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall, tp + fn
+
+
+def text_bench(split: str) -> dict:
+    from profanity_check import predict_prob
+
+    from safety import check_texts
+
+    rows = load_eval(split)
+    texts = [r["text"] for r in rows]
+    check_texts(["warm up"], profile="adult")  # load models outside the timed region
+    verdicts = {p: check_texts(texts, profile=p) for p in ("kids", "adult")}
+    base = [float(x) >= 0.5 for x in predict_prob(texts)]
+    table = Table(title=f"Text gate vs alt-profanity-check ({split} split, n={len(rows)})")
+    for col in ("category", "n", "gate P (kids)", "gate R (kids)", "gate R (adult, severe)", "baseline P", "baseline R"):
+        table.add_column(col, justify="right")
+    per_cat: dict[str, dict] = {}
+    for cat in CONTENT_CATEGORIES:
+        gold = [r["label"] == cat for r in rows]
+        # category-level: the gate flags the text AND names this category among its non-low tiers
+        pred = [v.decision != "allow" and v.tier.get(cat, "low") != "low" for v in verdicts["kids"]]
+        gp, gr, n = prf(pred, gold)
+        sev = [r["label"] == cat and r["severity"] == "severe" for r in rows]
+        _, ar, _ = prf([v.decision != "allow" for v in verdicts["adult"]], sev)
+        bp, br, _ = prf(base, gold)  # baseline is category-agnostic: precision is vs this category
+        per_cat[cat] = {"n": n, "gate_precision": gp, "gate_recall": gr, "gate_recall_adult_severe": ar,
+                        "baseline_precision": bp, "baseline_recall": br}
+        table.add_row(cat, str(n), f"{gp:.2f}", f"{gr:.2f}", f"{ar:.2f}", f"{bp:.2f}", f"{br:.2f}")
+    unsafe = [r["label"] != "safe" for r in rows]
+    severe = [r["label"] != "safe" and r["severity"] == "severe" for r in rows]
+    hard = [i for i, r in enumerate(rows) if r["hard_negative"]]
+    safe = [i for i, r in enumerate(rows) if r["label"] == "safe"]
+    flag_k = [v.decision != "allow" for v in verdicts["kids"]]
+    flag_a = [v.decision != "allow" for v in verdicts["adult"]]
+    out = {
+        "n": len(rows),
+        "recall_unsafe_kids": prf(flag_k, unsafe)[1],
+        "recall_severe_adult": prf(flag_a, severe)[1],
+        "baseline_recall_unsafe": prf(base, unsafe)[1],
+        "hard_negative_fpr_adult": sum(flag_a[i] for i in hard) / max(1, len(hard)),
+        "hard_negative_fpr_kids": sum(flag_k[i] for i in hard) / max(1, len(hard)),
+        "baseline_hard_negative_fpr": sum(base[i] for i in hard) / max(1, len(hard)),
+        "safe_fpr_adult": sum(flag_a[i] for i in safe) / max(1, len(safe)),
+        "safe_fpr_kids": sum(flag_k[i] for i in safe) / max(1, len(safe)),
+        "obfuscated_recall_kids": prf([f for f, r in zip(flag_k, rows) if r["obfuscated"]],
+                                      [True for r in rows if r["obfuscated"]])[1],
+        "per_category": per_cat,
+    }
+    gp_all = prf(flag_k, unsafe)[0]
+    bp_all = prf(base, unsafe)[0]
+    out["precision_unsafe_kids"], out["baseline_precision_unsafe"] = gp_all, bp_all
+    table.add_row("any unsafe", str(sum(unsafe)), f"{gp_all:.2f}", f"{out['recall_unsafe_kids']:.2f}",
+                  f"{out['recall_severe_adult']:.2f}", f"{bp_all:.2f}", f"{out['baseline_recall_unsafe']:.2f}")
+    console.print(table)
+    console.print(f"hard negatives (n={len(hard)}): FPR adult {out['hard_negative_fpr_adult']:.3f}, kids "
+                  f"{out['hard_negative_fpr_kids']:.3f}; baseline {out['baseline_hard_negative_fpr']:.3f}")
+    misses = [f"{r['text']!r} ({r['label']})" for r, f in zip(rows, flag_k) if r["label"] != "safe" and not f]
+    fps = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["adult"], flag_a) if r["label"] == "safe" and f]
+    fpk = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["kids"], flag_k) if r["label"] == "safe" and f]
+    console.print(f"missed (kids): {misses}")
+    console.print(f"false positives (adult): {fps}")
+    console.print(f"false positives (kids): {fpk}")
+    return out
+
+
+def throughput(n: int = 2000) -> dict:
+    from safety import check_texts
+    from safety.policy import load_policy
+
+    rng = np.random.default_rng(0)
+    words = "summer night dance party chill road trip morning gym beats focus rainy jazz classic rock hits " \
+            "acoustic love songs workout kids family bunny forest ocean city lights vibes anthems".split()
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(2, 7)))) + f" {i}" for i in range(n)]
+    mode = load_policy().semantic_mode
+    t, c = time.perf_counter(), time.process_time()
+    check_texts(texts, profile="adult")
+    dt, cpu = time.perf_counter() - t, time.process_time() - c
+    # wall-clock figure depends on what else runs on the machine; CPU seconds / 2 is what the
+    # same work takes on 2 dedicated cores (an upper bound on time: spin-waiting is counted too)
+    return {"texts": n, "seconds": dt, "cpu_seconds": cpu, "texts_per_s": n / dt,
+            "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0]}
+
+
+def extract_frames(film: Path, n: int) -> list[tuple[float, np.ndarray]]:
+    from safety.check import _sample_frames
+
+    return _sample_frames(film, n, width=640)
+
+
+def image_bench(film: Path, n_frames: int) -> dict:
+    from safety.check import check_frames
+    from safety.image import ImageArtifact
+
+    t = time.perf_counter()
+    frames = extract_frames(film, n_frames)
+    extract_s = time.perf_counter() - t
+    check_frames([ImageArtifact(frames[0][1])])  # load models
+    lat: list[float] = []
+    flagged_content: list[str] = []
+    blank: list[str] = []
+    for ts, rgb in frames:
+        t = time.perf_counter()
+        v = check_frames([ImageArtifact(rgb, f"{ts:.1f}s")])[0]
+        lat.append((time.perf_counter() - t) * 1000)
+        content = {c: v.tier.get(c) for c in CONTENT_CATEGORIES if v.tier.get(c, "low") != "low"}
+        if content:
+            flagged_content.append(f"{ts:.1f}s {content}")
+        if v.tier.get("blank", "low") in ("floor", "high"):
+            blank.append(f"{ts:.1f}s (max luma {int(rgb.max())})")
+    # synthetic unsafe stand-ins
+    h, w = frames[0][1].shape[:2]
+    black = np.zeros((h, w, 3), np.uint8)
+    illegible = frames[len(frames) // 2][1].copy()
+    box = (w // 8, h // 3, w * 3 // 4, h // 6)
+    x, y, bw, bh = box
+    region = illegible[y : y + bh, x : x + bw].astype(np.int16)
+    mask = np.zeros((bh, bw), bool)
+    mask[bh // 3 : 2 * bh // 3, :: 6] = True  # thin "strokes" barely differing from the background
+    region[mask] = np.clip(region[mask] + 12, 0, 255)
+    illegible[y : y + bh, x : x + bw] = region.astype(np.uint8)
+    legible = frames[len(frames) // 2][1].copy()
+    legible[y : y + bh, x : x + bw] = 10
+    legible[y + bh // 3 : y + 2 * bh // 3, x + 4 : x + bw - 4 : 6] = 250
+    syn = check_frames([ImageArtifact(black), ImageArtifact(illegible, title_text="T", title_box=box),
+                        ImageArtifact(legible, title_text="T", title_box=box)])
+    out = {
+        "frames": len(frames),
+        "extract_s": extract_s,
+        "content_fpr": len(flagged_content) / len(frames),
+        "content_flagged": flagged_content,
+        "blank_flagged": blank,
+        "latency_ms_median": statistics.median(lat),
+        "latency_ms_p95": float(np.percentile(lat, 95)),
+        "synthetic_black_blocked": syn[0].decision == "block",
+        "synthetic_illegible_blocked": syn[1].decision == "block",
+        "synthetic_legible_allowed": syn[2].decision == "allow",
+        "classifiers": sorted(check_frames([ImageArtifact(black)])[0].models),
+    }
+    t = Table(title=f"Image gate on {film.name}: {len(frames)} frames")
+    for k in ("frames", "content_fpr", "latency_ms_median", "latency_ms_p95", "synthetic_black_blocked",
+              "synthetic_illegible_blocked", "synthetic_legible_allowed"):
+        t.add_row(k, f"{out[k]:.3f}" if isinstance(out[k], float) else str(out[k]))
+    t.add_row("blank flagged", "; ".join(blank) or "none")
+    t.add_row("content flagged", "; ".join(flagged_content) or "none")
+    console.print(t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--film", type=Path, default=None)
+    ap.add_argument("--no-images", action="store_true")
+    args = ap.parse_args()
+    from genperso.models.embed import get_embedder
+
+    get_embedder()
+    res: dict = {"bench": "safety", "split": args.split}
+    res["text"] = text_bench(args.split)
+    res["throughput"] = throughput()
+    tp = res["throughput"]
+    console.print(f"text throughput: {tp['texts_per_s']:.0f} texts/s wall, {tp['texts_per_s_2core_cpu']:.0f} texts/s "
+                  f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, torch threads {_threads()}, "
+                  f"load avg {tp['load_avg_1m']:.1f})")
+    if not args.no_images:
+        film = args.film or default_film()
+        if not film.exists():
+            console.print(f"[red]film not found: {film}; image bench skipped")
+        else:
+            res["image"] = image_bench(film, args.frames)
+    print(json.dumps(res, default=float))
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The fast lexical pre-pass: per-category term lists on normalised text.
+
+``strong`` terms are unambiguous (a strong hit scores the category high on its own);
+``weak`` terms are cues whose meaning depends on context ("kill it at the gym", "shoot for the
+stars", "breast cancer awareness"): they only send the text to the semantic scorer, which
+decides. Multi-word entries are matched as phrases. Masked words (``f***``) are matched against
+strong terms of the same shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .normalize import Normalised, word_variants
+
+__all__ = ["LexHit", "LEXICON", "scan", "phrase_in"]
+
+LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
+    "profanity": {
+        "strong": (
+            "fuck", "fucks", "fucking", "fucked", "fucker", "fuckers", "motherfucker", "motherfucking", "fuckin",
+            "shit", "shits", "shitty", "bullshit", "shithead", "shitshow", "bitch", "bitches", "bitching",
+            "asshole", "assholes", "cunt", "cunts", "wanker", "twat", "dickhead", "bastard", "bastards",
+            "piss off", "pissed off", "goddamn", "goddamnit", "dumbass", "jackass", "wtf", "stfu", "fml",
+            "fck", "fcking", "fuk", "fuking", "fuq", "phuck", "phucking", "biatch", "sht", "shyt", "azz", "assh0le",
+        ),
+        "weak": ("damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss", "pissed", "dick",
+                 "cock", "prick", "sucks", "suck", "screw", "freaking", "frickin", "bollocks", "bugger"),
+    },
+    "violence": {
+        "strong": ("behead", "beheading", "decapitate", "dismember", "massacre the", "shoot him", "shoot her",
+                   "shoot them", "stab him", "stab her", "kill him", "kill her", "kill them", "kill you",
+                   "murder them", "torture", "genocide", "mass shooting", "school shooting", "slit throat",
+                   "bloodbath", "execute them", "terrorist attack", "blow up the"),
+        "weak": ("gunfight", "gunfire", "shootout", "firefight", "burn", "run over", "run them over", "kill", "kills", "killer", "killing", "killed", "murder", "murdered", "murderer", "shoot",
+                 "shooting", "shot", "shots", "gun", "guns", "knife", "stab", "stabbed", "bomb", "bombs", "blood",
+                 "bloody", "dead", "death", "die", "dies", "dying", "war", "fight", "fighting", "attack",
+                 "assault", "weapon", "weapons", "rifle", "slaughter", "massacre", "gore", "gory", "corpse",
+                 "violent", "violence", "terror", "terrorist", "hostage", "explosion", "explode", "beat up",
+                 "punch", "brutal", "bullet", "bullets", "strangle", "choke", "destroy", "smash", "crush",
+                 "battle", "sniper", "grenade", "bleed", "bleeding", "hurt", "revenge", "hunt", "slay",
+                 "rape", "raped", "abuse"),
+    },
+    "sexual": {
+        "strong": ("porn", "porno", "pornhub", "xxx", "blowjob", "handjob", "orgasm", "horny", "nsfw", "hentai",
+                   "milf", "onlyfans", "dildo", "cumshot", "nudes", "nude pics", "send nudes", "boobs", "tits",
+                   "pussy", "threesome", "gangbang", "erection", "masturbate", "masturbation", "camgirl",
+                   "striptease", "sex tape", "have sex", "sex with", "anal sex", "oral sex"),
+        "weak": ("sex", "sexy", "sexual", "nude", "naked", "breast", "breasts", "strip", "stripper", "hot",
+                 "erotic", "kinky", "lingerie", "seductive", "seduce", "bedroom", "bed", "lust", "steamy",
+                 "booty", "thong", "undress", "fetish", "bondage", "spank", "hookup", "hook up", "kiss",
+                 "intimate", "sensual", "naughty", "topless", "bikini", "rape", "raped", "dirty", "wet",
+                 "body", "touch", "moan", "69", "sex pistols"),
+    },
+    "hate": {
+        "strong": ("nigger", "niggers", "faggot", "faggots", "kike", "kikes", "spic", "spics", "chink", "chinks",
+                   "wetback", "raghead", "tranny", "trannies", "subhuman", "untermensch", "white power",
+                   "heil hitler", "sieg heil", "white supremacy", "gas the", "ethnic cleansing", "race war",
+                   "go back to your country", "master race", "retards"),
+        "weak": ("hate", "hates", "hating", "hateful", "nazi", "nazis", "inferior", "vermin", "invaders",
+                 "invasion", "infest", "filthy", "savages", "savage", "animals", "retard", "retarded", "deport",
+                 "illegals", "immigrants", "muslims", "jews", "asians", "arabs", "christians", "latinos", "disabled", "gays", "women", "blacks", "whites", "mexicans",
+                 "foreigners", "refugees", "disgusting", "parasites", "scum", "thugs", "supremacy", "purity",
+                 "pure blood", "don't belong", "dont belong", "go back", "kind", "lesser", "breed"),
+    },
+    "drugs": {
+        "strong": ("cocaine", "heroin", "meth", "methamphetamine", "crystal meth", "fentanyl", "mdma", "lsd",
+                   "ketamine", "crack cocaine", "smoke crack", "snort", "snorting", "overdose on", "shoot up",
+                   "get high", "getting high", "get stoned", "get wasted", "getting wasted", "blackout drunk",
+                   "bong", "edibles", "shrooms", "xanax", "oxycodone", "opioids"),
+        "weak": ("drug", "drugs", "drugstore", "weed", "marijuana", "cannabis", "pot", "high", "stoned", "dope",
+                 "blunt", "joint", "joints", "420", "pills", "pill", "ecstasy", "molly", "acid", "trip",
+                 "tripping", "crack", "coke", "smoke", "smoking", "vape", "vaping", "cigarette", "cigarettes",
+                 "booze", "drunk", "wasted", "beer", "vodka", "tequila", "whiskey", "wine", "shots", "hangover",
+                 "dealer", "addict", "addiction", "rehab", "needle", "powder", "hash", "lit", "baked", "buzzed",
+                 "alcohol", "party", "sober", "overdose", "dose", "narcotic", "narcotics", "opium"),
+    },
+    "self_harm": {
+        "strong": ("kill myself", "killing myself", "kms", "end my life", "ending my life", "take my own life",
+                   "want to die", "wanna die", "cut myself", "cutting myself", "self harm", "self-harm",
+                   "selfharm", "slit my wrists", "hang myself", "suicidal", "commit suicide", "better off dead",
+                   "no reason to live", "starve myself", "end it all", "ending it all", "end it tonight", "purge", "thinspiration", "pro ana", "proana"),
+        "weak": ("suicide", "die", "dying", "dead", "death", "cut", "cutting", "wrists", "overdose", "pills",
+                 "hopeless", "worthless", "end it", "ending it", "disappear", "goodbye", "gone", "pain",
+                 "numb", "starve", "starving", "skinny", "anorexia", "bulimia", "jump", "bridge", "noose",
+                 "rope", "razor", "blade", "alone", "empty", "tired of", "burden", "miss me", "give up",
+                 "no point", "last time", "hurt myself", "myself"),
+    },
+}
+
+_MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
+    (cat, term)
+    for cat, lists in LEXICON.items()
+    for kind in ("strong", "weak")
+    for term in lists[kind]
+    if " " not in term and cat in ("profanity", "sexual", "hate")
+)
+
+
+@dataclass(frozen=True)
+class LexHit:
+    strong: dict[str, tuple[str, ...]]  # category -> strong terms found
+    weak: dict[str, tuple[str, ...]]  # category -> weak cues found
+    resolved_text: str  # normalised text with masked words replaced by the term they match
+
+    @property
+    def cued(self) -> bool:
+        return bool(self.strong or self.weak)
+
+
+def phrase_in(phrase: str, padded_text: str) -> bool:
+    return f" {phrase} " in padded_text
+
+
+def _substring_strong(word: str) -> str | None:
+    # compounds such as "shitstorm", "fuckboy", "motherfuckin": roots that are never innocent
+    for root in ("fuck", "shit", "cunt", "nigger", "faggot"):
+        if root in word and not (root == "shit" and word.startswith("shiitake")):
+            return root
+    return None
+
+
+def scan(norm: Normalised) -> LexHit:
+    strong: dict[str, list[str]] = {}
+    weak: dict[str, list[str]] = {}
+    resolved = list(norm.words)
+    for pattern in norm.masks:
+        rx = re.compile(pattern)
+        for cat, term in _MASK_TARGETS:
+            if rx.match(term):
+                kind = "strong" if term in LEXICON[cat]["strong"] else "weak"
+                (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
+                resolved.append(term)
+                break
+    variants = [word_variants(w) for w in norm.words]
+    flat = set().union(*variants) if variants else set()
+    padded_forms = {" " + " ".join(norm.words) + " "}
+    if variants:
+        padded_forms.add(" " + " ".join(min(v, key=len) for v in variants) + " ")
+    for cat, lists in LEXICON.items():
+        for kind, target in (("strong", strong), ("weak", weak)):
+            for term in lists[kind]:
+                if " " in term or "-" in term:
+                    hit = any(phrase_in(term, p) for p in padded_forms)
+                else:
+                    hit = term in flat
+                if hit:
+                    target.setdefault(cat, []).append(term)
+    for w in norm.words:
+        root = _substring_strong(w)
+        if root is not None and root not in strong.get("profanity", ()):
+            cat = "hate" if root in ("nigger", "faggot") else "profanity"
+            strong.setdefault(cat, []).append(root)
+    return LexHit(
+        strong={k: tuple(dict.fromkeys(v)) for k, v in strong.items()},
+        weak={k: tuple(dict.fromkeys(v)) for k, v in weak.items() if k not in strong},
+        resolved_text=" ".join(resolved),
+    )

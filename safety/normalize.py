@@ -1,0 +1,106 @@
+"""Text normalisation that undoes common obfuscations before lexical matching.
+
+Handles unicode homoglyphs and accents (Cyrillic/Greek look-alikes, fullwidth forms), leetspeak
+(``sh1t``, ``@ss``), repeated letters (``fuuuuck``), spaced or dotted letters (``f u c k``,
+``f.u.c.k``) and masked words (``f***``, ``sh*t``): masks are returned as patterns that the
+lexicon matches against words of the same length.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Normalised", "normalise", "fold", "word_variants"]
+
+_HOMOGLYPHS = str.maketrans({
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ⅼ": "l",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
+    "У": "y", "Х": "x", "І": "i",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "Α": "a", "Β": "b", "Ε": "e", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p",
+    "Τ": "t", "Χ": "x", "Υ": "y", "Ζ": "z",
+    # symbols
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i",
+    "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
+})
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+                       "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "£": "l", "+": "t"})
+_MASK_CHARS = "*#%_"
+_TOKEN_RE = re.compile(r"[^\s]+")
+_SPACED_RE = re.compile(r"(?<![\w*])((?:[a-z0-9@$!*][\s.\-_·•]{1,2}){2,}[a-z0-9@$!*])(?![\w*])")
+_EDGE_PUNCT = "\"'“”‘’`.,;:()[]{}<>«»?¿¡~^&=/\\"
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str  # folded, de-obfuscated text (letters, digits decoded, single spaces)
+    words: tuple[str, ...]  # its words
+    masks: tuple[str, ...]  # regex patterns for masked words (e.g. "^f...$")
+    obfuscated: bool  # something had to be undone
+
+
+def fold(text: str) -> str:
+    """Lower-case, NFKC, homoglyphs to ASCII, accents stripped, invisible characters removed."""
+    t = unicodedata.normalize("NFKC", text).translate(_HOMOGLYPHS)
+    t = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
+    return t.translate(_HOMOGLYPHS).lower()
+
+
+def _deleet(token: str) -> str:
+    core = token.strip(_EDGE_PUNCT)
+    if not core:
+        return ""
+    letters = sum(ch.isalpha() for ch in core)
+    # a pure number stays a number ("2024", "4 minute"); mixed tokens are decoded ("sh1t", "@ss")
+    if letters == 0 and not any(ch in "@$" for ch in core):
+        return core
+    return core.translate(_LEET)
+
+
+def word_variants(word: str) -> set[str]:
+    """The word, with letter runs squeezed to two and to one (``fuuuck`` -> ``fuuck``, ``fuck``)."""
+    two = re.sub(r"(.)\1{2,}", r"\1\1", word)
+    one = re.sub(r"(.)\1+", r"\1", word)
+    return {word, two, one}
+
+
+def normalise(text: str) -> Normalised:
+    folded = fold(text)
+    obfuscated = folded != text.lower()
+    # join spaced/dotted single letters: "f u c k" -> "fuck", "s.h.i.t" -> "shit"
+    def _join(m: re.Match[str]) -> str:
+        return re.sub(r"[\s.\-_·•]", "", m.group(1))
+
+    joined = _SPACED_RE.sub(lambda m: " " + _join(m) + " ", folded)
+    if joined != folded:
+        obfuscated = True
+    words: list[str] = []
+    masks: list[str] = []
+    for tok in _TOKEN_RE.findall(joined):
+        core = tok.strip(_EDGE_PUNCT + "!").lstrip("#*_")
+        tok = core
+        if core[:1].isalpha() and any(ch in _MASK_CHARS for ch in core):
+            body = _deleet(core.replace("*", "\x00").replace("#", "\x01")).replace("\x00", "*").replace("\x01", "#")
+            pattern = "".join("." if ch in _MASK_CHARS else re.escape(ch) for ch in body)
+            masks.append(f"^{pattern}$")
+            obfuscated = True
+            continue
+        d = _deleet(tok)
+        if d != tok.strip(_EDGE_PUNCT):
+            obfuscated = True
+        # "co-caine", "s-h-i-t": a hyphenated token is also read with its hyphens removed
+        if "-" in d.strip("-") and len(d.replace("-", "")) > 3:
+            glued = d.replace("-", "")
+            if all(len(x) <= 4 for x in d.split("-")) or min(len(x) for x in d.split("-")) <= 2:
+                words.append(glued)
+                obfuscated = True
+        for part in re.split(r"[^a-z0-9']+", d):
+            part = part.strip("'")
+            if part:
+                words.append(part)
+    return Normalised(text=" ".join(words), words=tuple(words), masks=tuple(masks), obfuscated=obfuscated)

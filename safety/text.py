@@ -1,0 +1,205 @@
+"""Text safety: lexical pre-pass + alt-profanity-check + MiniLM zero-shot category scores.
+
+1. ``normalise`` undoes obfuscations; ``scan`` finds strong terms and weak cues per category.
+2. ``alt-profanity-check`` (linear SVM) scores profanity, but only where the text has a
+   profanity cue: on its own it fires on words like "kill" ("Kill It At The Gym" -> 0.87).
+3. MiniLM embeds the de-obfuscated text; cosine similarity to each category's anchors
+   (description + exemplars, ``exemplars.toml``) and to benign anchors (idioms such as "killing
+   time", "shot at the title") gives a softmax over {safe, categories}. A weak cue alone never
+   flags a text: the semantic score decides ("Shoot for the Stars" vs "shoot the cops").
+4. Category score: strong term -> at least ``STRONG``; weak cue -> semantic; no cue -> damped
+   semantic (or skipped entirely with ``semantic = "cued"`` in the policy, for throughput).
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .base import CONTENT_CATEGORIES, Classifier, Scores, register
+from .lexicon import LexHit, scan
+from .normalize import Normalised, normalise
+from .policy import Rules
+
+__all__ = ["TextClassifier", "TextAnalysis", "analyse_text", "rule_scores", "EXEMPLARS_FILE"]
+
+EXEMPLARS_FILE = Path(__file__).resolve().parent / "exemplars.toml"
+STRONG = 0.93  # score floor for an unambiguous term (>= every category's "floor" threshold)
+WEAK_PROFANITY_CAP = 0.55  # mild swearing ("damn", "hell") alone stays medium risk
+NO_CUE_DAMP = 0.85  # semantic-only evidence (no lexical cue at all) is discounted
+TEMPERATURE = 0.035  # softmax temperature over mean top-k cosine similarities
+TOP_K = 2
+# absolute similarity gate: a softmax over anchors is confident even when nothing is similar
+# ("Night Ride" is closer to the sexual anchors than to the benign ones, at cosine 0.40); the
+# category similarity must clear ``lo`` (weak cue / no cue) and is ramped in over RAMP.
+GATE_LO_CUED = 0.20
+GATE_LO_UNCUED = 0.34
+GATE_RAMP = 0.10
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    norm: Normalised
+    lex: LexHit
+
+
+def analyse_text(text: str) -> TextAnalysis:
+    norm = normalise(text)
+    return TextAnalysis(norm, scan(norm))
+
+
+def _contains(term: str, padded: str, words: frozenset[str]) -> bool:
+    return f" {term} " in padded if " " in term else term in words
+
+
+def rule_scores(texts: Sequence[str], rules: Sequence[Rules], *, require: bool = True) -> list[Scores]:
+    """Brand/title rules -> a ``brand`` score: blocked term or competitor 1.0, missing required 0.6."""
+    out: list[Scores] = []
+    for text in texts:
+        a = analyse_text(text)
+        padded = f" {a.norm.text} "
+        squashed = a.norm.text.replace(" ", "")
+        words = frozenset(a.norm.words)
+        score = 0.0
+        reasons: list[str] = []
+        for r in rules:
+            for term in r.blocked_terms:
+                if _contains(term, padded, words):
+                    score = 1.0
+                    reasons.append(f"brand rule: blocked term {term!r}")
+            for term in r.competitors:
+                if _contains(term, padded, words) or term.replace(" ", "") in squashed:
+                    score = 1.0
+                    reasons.append(f"brand rule: competitor name {term!r}")
+            if require and r.required_terms and not any(
+                _contains(t, padded, words) or t.replace(" ", "") in squashed for t in r.required_terms
+            ):
+                score = max(score, 0.6)
+                reasons.append(f"brand rule: none of the required terms {list(r.required_terms)} present")
+        out.append(Scores({"brand": score}, tuple(reasons)))
+    return out
+
+
+class _Anchors:
+    def __init__(self, path: Path) -> None:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        self.version = str(data["version"])
+        self.classes: tuple[str, ...] = ("safe",) + CONTENT_CATEGORIES
+        texts: list[str] = []
+        owners: list[int] = []
+        for ci, cls in enumerate(self.classes):
+            entry = data[cls]
+            for t in [entry["description"], *entry["exemplars"]]:
+                texts.append(t)
+                owners.append(ci)
+        self.texts = texts
+        self.owners = np.asarray(owners)
+        self.matrix: np.ndarray | None = None
+
+    def ensure(self, embed: Any) -> np.ndarray:
+        if self.matrix is None:
+            self.matrix = np.asarray(embed(self.texts), dtype=np.float32)
+        return self.matrix
+
+
+@register
+class TextClassifier(Classifier):
+    name = "text"
+    modalities = ("text",)
+    version = "text-lex+pc+minilm-2026-11-24.1"
+
+    def __init__(self) -> None:
+        from genperso.models.embed import get_embedder
+
+        from profanity_check import predict_prob  # noqa: F401  (fail early if missing)
+
+        self._predict_prob = predict_prob
+        self._embedder = get_embedder()
+        self._anchors = _Anchors(EXEMPLARS_FILE)
+        self._lock = threading.Lock()
+        try:
+            pc_version = metadata.version("alt-profanity-check")
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            pc_version = "unknown"
+        self.models = {
+            "text": self.version,
+            "alt-profanity-check": pc_version,
+            "minilm": self._embedder.revision,
+            "exemplars": self._anchors.version,
+        }
+
+    def model_version(self) -> str:
+        return self.version
+
+    def classify(self, artifact: Any) -> Scores:
+        return self.classify_batch([artifact])[0]
+
+    def semantic(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(softmax probabilities over {safe, categories}, mean top-k cosine per class), (n, 7) each."""
+        if not texts:
+            z = np.zeros((0, 1 + len(CONTENT_CATEGORIES)), dtype=np.float32)
+            return z, z
+        with self._lock:
+            anchors = self._anchors.ensure(self._embedder.encode)
+        vecs = self._embedder.encode(list(texts), batch_size=64)
+        sims = vecs @ anchors.T  # (n, n_anchors)
+        n_cls = len(self._anchors.classes)
+        cls_scores = np.empty((len(texts), n_cls), dtype=np.float32)
+        for ci in range(n_cls):
+            s = sims[:, self._anchors.owners == ci]
+            k = min(TOP_K, s.shape[1])
+            cls_scores[:, ci] = np.sort(s, axis=1)[:, -k:].mean(axis=1)
+        z = (cls_scores - cls_scores.max(axis=1, keepdims=True)) / TEMPERATURE
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True), cls_scores
+
+    def classify_batch(self, artifacts: list[Any], *, semantic_mode: str = "all") -> list[Scores]:
+        texts = [a if isinstance(a, str) else str(a) for a in artifacts]
+        analyses = [analyse_text(t) for t in texts]
+        prof_idx = [i for i, a in enumerate(analyses) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
+        pc = np.zeros(len(texts), dtype=np.float32)
+        if prof_idx:
+            pc[prof_idx] = self._predict_prob([analyses[i].lex.resolved_text for i in prof_idx])
+        sem_idx = [i for i, a in enumerate(analyses) if semantic_mode == "all" or a.lex.cued]
+        sem = np.zeros((len(texts), 1 + len(CONTENT_CATEGORIES)), dtype=np.float32)
+        sim = np.zeros_like(sem)
+        if sem_idx:
+            sem[sem_idx], sim[sem_idx] = self.semantic([analyses[i].lex.resolved_text or texts[i] for i in sem_idx])
+        sem_set = set(sem_idx)
+        return [self._combine(a, sem[i], sim[i], float(pc[i]), i in sem_set) for i, a in enumerate(analyses)]
+
+    def _combine(self, a: TextAnalysis, sem: np.ndarray, sim: np.ndarray, pc: float, had_semantic: bool) -> Scores:
+        scores: dict[str, float] = {}
+        reasons: list[str] = []
+        if a.norm.obfuscated and a.lex.cued:
+            reasons.append("obfuscation undone: " + " ".join(a.norm.words + a.norm.masks)[:80])
+        if not had_semantic:
+            reasons.append("semantic scorer skipped (no lexical cue; policy text.semantic = cued)")
+        for ci, cat in enumerate(CONTENT_CATEGORIES, start=1):
+            lo = GATE_LO_CUED if a.lex.cued else GATE_LO_UNCUED
+            s = float(sem[ci]) * float(np.clip((sim[ci] - lo) / GATE_RAMP, 0.0, 1.0))
+            strong = a.lex.strong.get(cat)
+            weak = a.lex.weak.get(cat)
+            if strong:
+                score = max(STRONG + 0.02 * (len(strong) - 1), s)
+                reasons.append(f"{cat}: term {', '.join(repr(t) for t in strong[:3])}")
+            elif weak:
+                score = s
+                if cat == "profanity":
+                    score = max(s, min(WEAK_PROFANITY_CAP, pc))
+                if score >= 0.35:
+                    reasons.append(f"{cat}: {', '.join(repr(t) for t in weak[:3])} in a {cat} context ({score:.2f})")
+            else:
+                score = s * NO_CUE_DAMP
+                if score >= 0.35:
+                    reasons.append(f"{cat}: semantic similarity ({score:.2f})")
+            if cat == "profanity" and (strong or weak) and pc >= 0.5:
+                reasons.append(f"alt-profanity-check {pc:.2f}")
+            scores[cat] = float(min(1.0, score))
+        return Scores(scores, tuple(reasons))

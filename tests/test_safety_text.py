@@ -1,0 +1,137 @@
+"""Text safety: obfuscations, hard negatives, profiles, brand rules, policy file handling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from genperso.errors import InvalidInput
+from safety import check_texts, load_policy, policy_version
+from safety.normalize import normalise
+from safety.policy import reset_policy
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    label: str  # expected worst category
+
+
+OBFUSCATED = [
+    Case("F*** this job", "profanity"),
+    Case("sh1t happens", "profanity"),
+    Case("f u c k mondays", "profanity"),
+    Case("s.h.i.t show", "profanity"),
+    Case("fuuuuuck yeah", "profanity"),
+    Case("\u0455\u04bb\u0456t just got real", "profanity"),  # Cyrillic homoglyphs
+    Case("you stupid b!tch", "profanity"),
+    Case("\uff26\uff35\uff23\uff2b it", "profanity"),  # fullwidth
+    Case("hardcore p0rn mix", "sexual"),
+    Case("co-caine lines", "drugs"),
+]
+
+HARD_NEGATIVES = [
+    "Kill It At The Gym",
+    "Killer Workout",
+    "Shoot for the Stars",
+    "Bomb Dot Com Dance Party",
+    "Shoot Your Shot: Basketball Highlights",
+    "Breast Cancer Awareness Run",
+    "Drugstore Cowboy Dance Mix",
+    "Killer Tunes",
+]
+
+
+@pytest.mark.parametrize("case", OBFUSCATED, ids=lambda c: c.text)
+def test_obfuscations_are_caught(case: Case) -> None:
+    v = check_texts([case.text], profile="kids")[0]
+    assert v.decision == "block"
+    assert v.label == case.label
+    assert v.scores[case.label] >= 0.85
+
+
+def test_normalise_undoes_obfuscation() -> None:
+    assert normalise("f u c k you").words[0] == "fuck"
+    assert normalise("sh1t").words == ("shit",)
+    assert normalise("f***").masks == ("^f...$",)
+    assert normalise("Top 40 Hits 2024").words == ("top", "40", "hits", "2024")
+    assert normalise("Dance!!!").words == ("dance",)
+    assert not normalise("A Star Is Born").obfuscated
+
+
+@pytest.mark.parametrize("text", HARD_NEGATIVES)
+@pytest.mark.parametrize("profile", ["adult", "kids"])
+def test_hard_negatives_are_allowed(text: str, profile: str) -> None:
+    v = check_texts([text], profile=profile)[0]
+    assert v.decision == "allow", v.to_dict()
+
+
+def test_plain_safe_titles_allowed_and_unsafe_flagged_in_one_batch() -> None:
+    texts = ["Sunday Morning Coffee", "I will shoot you in the head", "Let's get high tonight",
+             "Nobody would miss me if I was gone", "Naked girls live cam"]
+    v = check_texts(texts, profile="adult")
+    assert [x.decision for x in v][0] == "allow"
+    assert all(x.decision != "allow" for x in v[1:])
+    assert [x.label for x in v[1:]] == ["violence", "drugs", "self_harm", "sexual"]
+    assert v[1].models["minilm"].startswith("all-MiniLM-L6-v2@")
+    assert "alt-profanity-check" in v[1].models
+
+
+def test_kids_block_what_adult_allows() -> None:
+    adult, teen, kids = (check_texts(["Damn Good Workout"], profile=p)[0] for p in ("adult", "teen", "kids"))
+    assert adult.decision == "allow" and teen.decision == "allow"
+    assert kids.decision == "block"
+    assert kids.tier["profanity"] == "medium"
+    strong = {p: check_texts(["fucking awesome party"], profile=p)[0].decision for p in ("adult", "teen", "kids")}
+    assert strong == {"adult": "review", "teen": "block", "kids": "block"}
+
+
+def test_brand_rules() -> None:
+    base = check_texts(["Cold beer summer party"], profile="adult")[0]
+    branded = check_texts(["Cold beer summer party"], profile="adult", brand="sunnyside")[0]
+    assert base.decision == "allow"
+    assert branded.decision == "block" and branded.label == "brand"
+    assert any("blocked term 'beer'" in r for r in branded.reasons)
+    comp = check_texts(["Better than BrightMorning"], profile="adult", brand="sunnyside")[0]
+    assert comp.decision == "block" and any("competitor" in r for r in comp.reasons)
+    # a brand override makes mild profanity a block even for adults
+    assert check_texts(["Damn Good Workout"], profile="adult", brand="sunnyside")[0].decision == "block"
+    # required terms: missing -> not served; present -> allowed
+    missing, present = check_texts(["Morning Run Mix", "GymPulse Morning Run Mix"], profile="adult", brand="gympulse")
+    assert missing.decision != "allow" and any("required" in r for r in missing.reasons)
+    assert present.decision == "allow"
+    # title rules
+    assert check_texts(["The Rodent Chase"], profile="adult", title_id="bbb")[0].decision == "block"
+    assert check_texts(["The Rodent Chase"], profile="adult")[0].decision == "allow"
+
+
+def test_bad_input() -> None:
+    with pytest.raises(InvalidInput, match="unknown safety profile"):
+        check_texts(["hi"], profile="toddler")
+    with pytest.raises(InvalidInput, match="sequence"):
+        check_texts("hi")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="too long"):
+        check_texts(["x" * 20_000])
+    assert check_texts([]) == []
+
+
+def test_policy_file_versioning_and_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = (Path(__file__).resolve().parents[1] / "assets" / "safety_policy.toml").read_text()
+    v0 = policy_version()
+    custom = tmp_path / "policy.toml"
+    custom.write_text(src.replace('profanity = { floor = "review", high = "allow"',
+                                  'profanity = { floor = "block", high = "allow"'))
+    monkeypatch.setenv("GENPERSO_SAFETY_POLICY", str(custom))
+    reset_policy()
+    assert policy_version() != v0
+    assert check_texts(["fucking awesome party"], profile="adult")[0].decision == "block"
+    custom.write_text('version = "x"\n[thresholds]\ndefault = { floor = 0.5, high = 0.9, medium = 0.1 }\n')
+    reset_policy()
+    with pytest.raises(InvalidInput, match="floor >= high >= medium"):
+        load_policy()
+    custom.write_text("not toml [")
+    reset_policy()
+    with pytest.raises(InvalidInput, match="not valid TOML"):
+        load_policy()
