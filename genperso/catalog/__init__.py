@@ -14,6 +14,7 @@ __all__ = ["Base", "get_engine", "init_db", "reset_engines", "session_scope", "u
 
 # Modules (relative to genperso.catalog) that define tables. Add a line per new module.
 TABLE_MODULES: tuple[str, ...] = (
+    "safety",
     "titles",
     "assets",
     "angles",

@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # Modules (relative to this package) that add commands. Add a line per command group.
 CLI_MODULES: tuple[str, ...] = (
+    "safety",
     "catalog",
     "generate",
     "angles",
