@@ -160,7 +160,8 @@ class Pipeline:
         self.storage = storage or get_storage(self.settings)
         self._chooser = chooser
         self._gate = gate
-        self._policy_version = policy_version or _default_policy_version
+        self._policy_version_fn = policy_version or _default_policy_version
+        self._pv: tuple[float, str] | None = None
         self._generators: dict[str, Generator] = dict(generators or {})
         self._gen_lock = threading.Lock()
         self._dispatcher = dispatcher
@@ -197,6 +198,14 @@ class Pipeline:
         return gen
 
     # ---- keys -----------------------------------------------------------------------------------
+    def _policy_version(self) -> str:
+        """The safety policy version (part of every key), re-read at most every ``TITLE_TTL_S``."""
+        now = time.monotonic()
+        pv = self._pv
+        if pv is None or now - pv[0] > TITLE_TTL_S:
+            pv = self._pv = (now, self._policy_version_fn())
+        return pv[1]
+
     def title_state(self, title_id: str) -> TitleState:
         k = (self.settings.db_url, title_id)
         st = _titles.get(k)
