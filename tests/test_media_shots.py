@@ -91,3 +91,22 @@ def test_timestamps_not_frame_index(tmp_path: Path) -> None:
     assert np.all(np.diff(scan.times) > 0)
     assert np.allclose(np.diff(scan.times), 1 / FPS, atol=1e-3)
     assert scan.width == 320 and scan.height == 180
+
+
+def test_variable_frame_rate_uses_timestamps(tmp_path: Path) -> None:
+    """Frames 0.4-1.2 s are dropped (timestamps kept): the cut at 2.0 s must still be at 2.0 s,
+    not at 30 frames x 1/25 s = 1.2 s."""
+    from genperso.media.ffmpeg import run_ffmpeg
+
+    cfr = tmp_path / "cfr.mp4"
+    make_film(cfr, [Segment("testsrc", 2.0), Segment("color", 2.0, "red")], fps=FPS, audio=False)
+    vfr = tmp_path / "vfr.mp4"
+    run_ffmpeg(["-y", "-i", str(cfr), "-vf", "select='not(between(n,10,29))'", "-fps_mode", "passthrough",
+                "-c:v", "libx264", "-preset", "ultrafast", str(vfr)], what="vfr film")
+    info = probe(vfr)
+    assert info.variable_frame_rate
+    scan = scan_video(vfr, info)
+    assert scan.n_frames == 4 * FPS - 20
+    assert scan.times[10] == pytest.approx(1.2, abs=1e-3)
+    shots = detect_shots(vfr, info)
+    assert len(shots) == 2 and abs(shots[1][0] - 2.0) <= 2 / FPS
