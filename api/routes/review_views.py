@@ -198,6 +198,12 @@ def _shot_items(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return []
 
 
+def _safety_models(safety: Mapping[str, Any]) -> list[tuple[str, str]]:
+    v = safety.get("verdict")
+    models = v.get("models") if isinstance(v, Mapping) else None
+    return sorted((str(k), str(x)) for k, x in models.items()) if isinstance(models, Mapping) else []
+
+
 def _lineage(row: AssetRow, record: Mapping[str, Any], top: Mapping[str, Any], settings: Settings,
              base: str) -> dict[str, Any]:
     key = row.key or {}
@@ -235,7 +241,9 @@ def _lineage(row: AssetRow, record: Mapping[str, Any], top: Mapping[str, Any], s
             models.update({str(k): str(v) for k, v in revs.items()})
     timings = top.get("timings") if isinstance(top.get("timings"), Mapping) and top.get("timings") else (
         record.get("timings") if isinstance(record.get("timings"), Mapping) else {})
-    total = sum(v for v in (_num(x) for x in timings.values()) if v is not None) if timings else None
+    total = _num(timings.get("total_s", timings.get("total"))) if timings else None
+    if total is None and timings:
+        total = sum(v for v in (_num(x) for x in timings.values()) if v is not None)
     config = key.get("config") or record.get("config")
     return {
         "generator": key.get("generator") or top.get("generator"),
@@ -279,6 +287,7 @@ def asset_view(row: AssetRow, settings: Settings, base: str = "/review",
         "safety_decision": safety_decision(dict(row.safety or {})),
         "verdicts": verdicts,
         "safety_reasons": gate_reasons,
+        "safety_models": _safety_models(dict(row.safety or {})),
         "lineage": lineage,
         "record": record,
         "record_json": json.dumps(record, indent=2, sort_keys=True, default=str),
