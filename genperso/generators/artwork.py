@@ -47,7 +47,7 @@ log = get_logger(__name__)
 class ArtworkConfig(GeneratorConfig):
     jpeg_quality: int = 90
     webp_quality: int = 82
-    webp_method: int = 2  # 0 fastest .. 6 smallest; 2 keeps all formats within the time budget
+    webp_method: int = 1  # 0..6 (speed vs size); 1 is the fastest encoder at about the same size
     grade_strength: float = 0.85
     max_similarity: float = 0.9  # colour-histogram similarity above which picks are penalised
 
@@ -60,6 +60,7 @@ class ArtworkParams:
     pinned_shot: int | None = None
     pinned_time: float | None = None
     restyle: float | None = None
+    safety_profile: str = "kids"  # profile generated pixels are checked against (strictest by default)
 
 
 def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> ArtworkParams:
@@ -95,10 +96,17 @@ def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> Ar
             raise InvalidInput(f"pinned_time must be within 0..{duration:.3f} s, got {pinned_time}", field="pinned_time")
     restyle = params.get("restyle")
     if restyle is not None:
-        restyle = float(restyle)
+        try:
+            restyle = float(restyle)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"restyle must be a strength in (0, 1], got {restyle!r}", field="restyle") from None
         if not (0.0 < restyle <= 1.0):
             raise InvalidInput(f"restyle strength must be in (0, 1], got {restyle}", field="restyle")
+    profile = str(params.get("safety_profile", "kids"))
+    if profile not in ("kids", "teen", "adult"):
+        raise InvalidInput(f"safety_profile must be kids, teen or adult, got {profile!r}", field="safety_profile")
     return ArtworkParams(
+        safety_profile=profile,
         candidates=int(raw),
         formats=tuple(dict.fromkeys(formats)),
         allow_same_shot=bool(params.get("allow_same_shot", False)),
@@ -125,7 +133,7 @@ def _save(img: np.ndarray, path: Path, kind: str, cfg: ArtworkConfig) -> None:
     try:
         pil = Image.fromarray(img)
         if kind == "jpg":
-            pil.save(tmp, "JPEG", quality=cfg.jpeg_quality, optimize=False, progressive=True, subsampling="4:2:0")
+            pil.save(tmp, "JPEG", quality=cfg.jpeg_quality, optimize=False, progressive=False, subsampling="4:2:0")
         else:
             pil.save(tmp, "WEBP", quality=cfg.webp_quality, method=cfg.webp_method)
         os.replace(tmp, path)
@@ -162,6 +170,12 @@ class ArtworkGenerator(Generator):
         out_dir = Path(request.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
 
+        restyler = None
+        if params.restyle is not None:
+            from ..models.diffusion import get_diffusion
+
+            restyler = get_diffusion()  # InvalidInput when no model is configured (before any work)
+
         from ..scoring import default_scorers, score_breakdown
 
         breakdown = score_breakdown(analysis, angle, default_scorers(request.data_dir))
@@ -183,12 +197,6 @@ class ArtworkGenerator(Generator):
                 field="analysis",
             )
         t_select = time.perf_counter()
-
-        restyler = None
-        if params.restyle is not None:
-            from ..models.diffusion import get_diffusion
-
-            restyler = get_diffusion()  # InvalidInput when no model is configured
 
         revisions = dict(breakdown.revisions) | dict(self.model_revisions())
         candidates: list[Candidate] = []
@@ -232,7 +240,12 @@ class ArtworkGenerator(Generator):
         rgb = pick.frame.rgb
         generative: dict[str, Any] | None = None
         if restyler is not None and params.restyle is not None:
-            rgb, generative = restyler.restyle(rgb, angle, strength=params.restyle, seed=request.seed + rank)
+            styled, generative = restyler.restyle(rgb, angle, strength=params.restyle, seed=request.seed + rank,
+                                                  safety_profile=params.safety_profile)
+            # generated pixels the safety check blocks are discarded: the real frame is used
+            generative["used"] = generative["safety"].get("decision") != "block"
+            if generative["used"]:
+                rgb = styled
         fh, fw = rgb.shape[:2]
         graded = apply_grade(rgb, angle.style.grade, cfg.grade_strength)
         sal = saliency_map(rgb)
@@ -294,7 +307,11 @@ class ArtworkGenerator(Generator):
             "seed": request.seed,
             "generative": generative,
             # generated pixels must pass the image safety gate like any other candidate
-            "safety": {"requires_image_check": True, "generative": generative is not None},
+            "safety": {
+                "requires_image_check": True,
+                "generative": bool(generative and generative.get("used")),
+                "generated_pixels_check": generative["safety"] if generative else None,
+            },
         }
         files["record.json"] = str((cand_dir / "record.json").resolve())
         return record, files, jobs

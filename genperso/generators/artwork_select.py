@@ -5,8 +5,9 @@ Two stages keep the work small. Shots are first ranked by the shared shot scorer
 black, blank and very short shots are dropped, and one safe time per shot is chosen (an analysis
 keyframe time away from the shot's boundaries and fades). Only a shortlist of shots
 (``2 x candidates + 2``) is decoded at full resolution, each at the sharpest frame within
-+-0.2 s of its time. Each frame then gets frame-level terms (see :func:`frame_score`) and the
-final picks are greedy: best score first, never two from the same shot unless allowed, and a
++-0.2 s of its time; a time moves (inside the shot's safe range, by at most 1.5 s) to shortly
+after a video key frame when that is near, so a seek decodes a few frames, not a whole GOP.
+Each frame then gets frame-level terms (see :func:`frame_score`) and the final picks are greedy: best score first, never two from the same shot unless allowed, and a
 penalty for colour histograms too close to an already picked frame.
 """
 
@@ -20,7 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from ..types import Angle, FaceBox, Shot, TitleAnalysis
-from .artwork_frames import ExtractedFrame, FrameMetrics, extract_frames, histogram_similarity, measure_frame
+from .artwork_frames import (
+    ExtractedFrame,
+    FrameMetrics,
+    extract_frames,
+    histogram_similarity,
+    measure_frame,
+    snap_to_keyframe,
+    video_keyframe_times,
+)
 
 __all__ = ["FramePick", "safe_times", "frame_score", "select_frames", "FRAME_FEATURES", "MIN_ACUTANCE"]
 
@@ -41,12 +50,17 @@ class FramePick:
     pinned: bool = False
 
 
-def safe_times(shot: Shot, n: int = 1) -> list[float]:
-    """Up to ``n`` times inside ``shot`` away from its boundaries (more after a fade-in)."""
+def _safe_range(shot: Shot) -> tuple[float, float]:
     d = shot.duration
     head = min(0.8, 0.3 * d) if shot.transition_in == "fade" else min(0.4, 0.2 * d)
     tail = min(0.4, 0.2 * d)
-    lo, hi = shot.start + head, shot.end - tail
+    return shot.start + head, shot.end - tail
+
+
+def safe_times(shot: Shot, n: int = 1) -> list[float]:
+    """Up to ``n`` times inside ``shot`` away from its boundaries (more after a fade-in)."""
+    d = shot.duration
+    lo, hi = _safe_range(shot)
     inside = [t for t in shot.keyframe_times if lo <= t <= hi]
     mid = shot.start + 0.45 * d
     out = sorted(inside, key=lambda t: abs(t - mid))[:n]
@@ -151,8 +165,11 @@ def select_frames(
         requests.append((idx, float(pinned_time), True))
     elif pinned_shot is not None:
         requests.append((pinned_shot, safe_times(shots[pinned_shot])[0], True))
+    keyframes = video_keyframe_times(source) if Path(source).is_file() else ()
     for s in shortlist:
+        lo, hi = _safe_range(s)
         for t in safe_times(s, per_shot):
+            t = snap_to_keyframe(t, lo, hi, keyframes)
             if not any(r[0] == s.index and abs(r[1] - t) < 0.3 for r in requests):
                 requests.append((s.index, t, False))
 

@@ -244,7 +244,7 @@ def render_title(
     if align != "c":
         text_mask, accent_mask = _draw_mask(lines, font, track, line_h, align, accent_h)
 
-    # work on the horizontal band the text and its scrim occupy (the rest is untouched)
+    # the scrim band: rows from beyond the text to the image edge it sits on
     pad = int(0.6 * bh)
     if zone.startswith("bottom"):
         r0, r1 = max(0, y - pad), h
@@ -252,38 +252,43 @@ def render_title(
         r0, r1 = 0, min(h, y + bh + pad)
     else:
         r0, r1 = max(0, y - pad), min(h, y + bh + pad)
-    rows = r1 - r0
-    ty = y - r0
-    full = np.zeros((rows, w), dtype=np.float32)
-    tm = np.asarray(text_mask, dtype=np.float32)[: rows - ty, : w - x] / 255.0
-    full[ty : ty + tm.shape[0], x : x + tm.shape[1]] = tm
-    acc = np.zeros((rows, w), dtype=np.float32)
-    am = np.asarray(accent_mask, dtype=np.float32)[: rows - ty, : w - x] / 255.0
-    acc[ty : ty + am.shape[0], x : x + am.shape[1]] = am
+    idx = np.arange(h, dtype=np.float32)
+    ramp = np.zeros(h, dtype=np.float32)
+    if zone.startswith("bottom"):
+        ramp[r0:r1] = np.clip((idx[r0:r1] - r0) / max(1, y - r0 + bh // 3), 0, 1)
+    elif zone.startswith("top"):
+        ramp[r0:r1] = np.clip((r1 - idx[r0:r1]) / max(1, r1 - (y + bh * 2 // 3)), 0, 1)
+    else:
+        ramp[r0:r1] = np.clip(np.minimum(idx[r0:r1] - r0, r1 - idx[r0:r1]) / max(1, pad), 0, 1)
+
+    # text, shadow and halo only need the text block plus the shadow's reach
+    off = max(1, font.size // 30)
+    sigma = font.size / 18
+    m = int(3 * sigma) + off + 4
+    x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(w, x + bw + m), min(h, y + bh + m)
+    rh, rw = y1 - y0, x1 - x0
+    full = np.zeros((rh, rw), dtype=np.float32)
+    acc = np.zeros((rh, rw), dtype=np.float32)
+    tm = np.asarray(text_mask, dtype=np.float32)[: h - y, : w - x] / 255.0
+    am = np.asarray(accent_mask, dtype=np.float32)[: h - y, : w - x] / 255.0
+    full[y - y0 : y - y0 + tm.shape[0], x - x0 : x - x0 + tm.shape[1]] = tm
+    acc[y - y0 : y - y0 + am.shape[0], x - x0 : x - x0 + am.shape[1]] = am
     # pixels behind the glyphs: text mask dilated a little (the halo the eye reads against)
     halo = cv2.dilate((full > 0.25).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
     # soft drop shadow (part of the background the text sits on)
     light_text = float(relative_luminance(np.array(colour, dtype=np.uint8))) > 0.4
     shade = np.array((0, 0, 0) if light_text else (255, 255, 255), dtype=np.float32)
-    off = max(1, font.size // 30)
-    shadow = cv2.GaussianBlur(np.roll(full, (off, off), axis=(0, 1)), (0, 0), font.size / 18)
-    base = rgb[r0:r1].astype(np.float32)
+    shifted = np.zeros_like(full)
+    shifted[off:, off:] = full[:-off, :-off]
+    shadow = cv2.GaussianBlur(shifted, (0, 0), sigma)
+    base = rgb[y0:y1, x0:x1].astype(np.float32)
     base += (shade - base) * (0.45 * shadow)[..., None]
-
-    # gradient scrim: from the far side of the text towards the image edge it sits on
-    idx = np.arange(r0, r1, dtype=np.float32)
-    if zone.startswith("bottom"):
-        ramp = np.clip((idx - r0) / max(1, y - r0 + bh // 3), 0, 1)
-    elif zone.startswith("top"):
-        ramp = np.clip((r1 - idx) / max(1, r1 - (y + bh * 2 // 3)), 0, 1)
-    else:
-        ramp = np.clip(np.minimum(idx - r0, r1 - idx) / max(1, pad), 0, 1)
 
     behind = base[halo]
     plain = contrast_percentile(colour, np.clip(behind, 0, 255).astype(np.uint8))
-    measured, alpha, bg = plain, 0.0, base
-    ramp_halo = np.broadcast_to(ramp[:, None], halo.shape)[halo]
+    measured, alpha = plain, 0.0
+    ramp_halo = np.broadcast_to(ramp[y0:y1, None], halo.shape)[halo]
     for a in _SCRIM_STEPS:
         if a > 0.0:
             behind_a = behind + (shade - behind) * (a * ramp_halo)[:, None]
@@ -291,12 +296,15 @@ def render_title(
         alpha = a
         if measured >= MIN_CONTRAST:
             break
-    if alpha > 0.0:
-        bg = base + (shade - base) * (alpha * ramp)[:, None, None]
-    band = bg + (np.array(colour, dtype=np.float32) - bg) * full[..., None]
-    band += (np.array(accent, dtype=np.float32) - band) * acc[..., None]
     result = rgb.copy()
-    result[r0:r1] = np.clip(np.rint(band), 0, 255).astype(np.uint8)
+    if alpha > 0.0:  # shadow and scrim are both blends towards ``shade``: order does not matter
+        band = result[r0:r1].astype(np.float32)
+        band += (shade - band) * (alpha * ramp[r0:r1])[:, None, None]
+        result[r0:r1] = np.clip(np.rint(band), 0, 255).astype(np.uint8)
+        base += (shade - base) * (alpha * ramp[y0:y1])[:, None, None]
+    block = base + (np.array(colour, dtype=np.float32) - base) * full[..., None]
+    block += (np.array(accent, dtype=np.float32) - block) * acc[..., None]
+    result[y0:y1, x0:x1] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
     info = TitleTreatment(
         text=text,
         zone=zone,

@@ -67,7 +67,7 @@ class DiffusionModel:
         try:
             pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                 str(model_dir), local_files_only=True, safety_checker=None, requires_safety_checker=False,
-                torch_dtype=torch.float16 if device.startswith("cuda") else torch.float32,
+                dtype=torch.float16 if device.startswith("cuda") else torch.float32,
             )
         except (OSError, ValueError, EnvironmentError) as exc:
             raise InvalidInput(f"cannot load diffusion pipeline from {model_dir}: {exc}", field="diffusion_model") from None
@@ -89,7 +89,7 @@ class DiffusionModel:
         steps: int = 20,
         guidance: float = 6.0,
         max_side: int | None = None,
-        safety_profile: str = "default",
+        safety_profile: str = "kids",
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Restyle ``rgb`` (uint8) towards the angle; returns (image at input size, lineage)."""
         import torch
@@ -128,19 +128,25 @@ class DiffusionModel:
 
 
 def check_generated(rgb: np.ndarray, profile: str) -> dict[str, Any]:
-    """Run ``safety.check_images`` on generated pixels when available; always require the gate."""
+    """Run ``safety.check_images`` on generated pixels (when the safety package is importable).
+
+    Returns ``{"checked", "decision", "verdict", "requires_image_check"}``; ``decision`` is the
+    gate's allow/review/block, or None when no check could run. Artwork is made per angle and
+    served to every profile, so callers pass the strictest profile they may be served to."""
     try:
-        from safety import check_images  # type: ignore[attr-defined]
+        from safety import check_images
     except ImportError:
-        return {"checked": False, "requires_image_check": True, "reason": "safety.check_images not available"}
+        return {"checked": False, "decision": None, "requires_image_check": True,
+                "reason": "safety.check_images not available"}
     from PIL import Image
 
     with tempfile.TemporaryDirectory(prefix="genperso-diffusion-") as tmp:
         path = Path(tmp) / "generated.png"
         Image.fromarray(rgb).save(path)
-        verdict = check_images([path], profile=profile)
-    summary = verdict.to_dict() if hasattr(verdict, "to_dict") else verdict
-    return {"checked": True, "requires_image_check": True, "result": summary}
+        verdicts = check_images([path], profile=profile)
+    v = verdicts[0]
+    return {"checked": True, "profile": profile, "decision": v.decision, "verdict": v.to_dict(),
+            "requires_image_check": True}
 
 
 def get_diffusion(model_dir: str | Path | None = None) -> DiffusionModel:
