@@ -265,3 +265,29 @@ def make_fade_film(path: str | Path, *, size: str = "320x180", fps: int = 25, fa
 
 
 __all__.append("make_fade_film")
+
+
+def face_image(height: int = 360, width: int = 640, *, center: tuple[int, int] | None = None, size: int = 90,
+               background: tuple[int, int, int] = (120, 110, 90)) -> np.ndarray:
+    """An RGB uint8 image of a drawn frontal face (skin oval, hair, brows, eyes with pupils, nose
+    shadow, mouth, slightly blurred) that OpenCV's Haar ``frontalface_alt2`` detects when
+    ``size`` (half the face height, px) is at least ~70 on a 640 px wide image."""
+    import cv2
+
+    cx, cy = center or (width // 2, height // 2)
+    s = size
+    img = np.full((height, width, 3), background[::-1], np.uint8)  # drawn in BGR
+    cv2.ellipse(img, (cx, cy), (int(s * 0.78), s), 0, 0, 360, (150, 180, 225), -1)
+    cv2.ellipse(img, (cx, cy - int(s * 0.75)), (int(s * 0.8), int(s * 0.4)), 0, 180, 360, (30, 40, 50), -1)
+    for dx in (-1, 1):
+        ex = cx + dx * int(s * 0.35)
+        cv2.ellipse(img, (ex, cy - int(s * 0.32)), (int(s * 0.2), int(s * 0.05)), 0, 0, 360, (40, 50, 60), -1)
+        cv2.ellipse(img, (ex, cy - int(s * 0.15)), (int(s * 0.16), int(s * 0.08)), 0, 0, 360, (255, 255, 255), -1)
+        cv2.circle(img, (ex, cy - int(s * 0.15)), int(s * 0.07), (40, 30, 20), -1)
+    cv2.ellipse(img, (cx, cy + int(s * 0.22)), (int(s * 0.1), int(s * 0.05)), 0, 0, 360, (110, 140, 185), -1)
+    cv2.ellipse(img, (cx, cy + int(s * 0.5)), (int(s * 0.28), int(s * 0.08)), 0, 0, 360, (70, 70, 160), -1)
+    img = cv2.GaussianBlur(img, (0, 0), s * 0.03)
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+__all__.append("face_image")

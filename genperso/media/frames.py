@@ -153,7 +153,7 @@ def detect_faces(bgr_or_gray: np.ndarray, *, min_size_frac: float = 0.07, max_wi
     side = max(20, int(min_size_frac * gw))
     found = _cascade().detectMultiScale(gray, scaleFactor=1.2, minNeighbors=4, minSize=(side, side))
     boxes = [
-        FaceBox(round(x / gw, 4), round(y / gh, 4), round(fw / gw, 4), round(fh / gh, 4))
+        FaceBox(round(float(x) / gw, 4), round(float(y) / gh, 4), round(float(fw) / gw, 4), round(float(fh) / gh, 4))
         for (x, y, fw, fh) in (found if len(found) else [])
     ]
     boxes.sort(key=lambda b: -b.area)
