@@ -57,6 +57,8 @@ def test_cli_bad_inputs(catalog_title: str, tmp_path: Path) -> None:
         generate_artwork_for_title(catalog_title, "comedy", tmp_path, {"candidates": 0})
     with pytest.raises(InvalidInput, match="candidates"):
         generate_artwork_for_title(catalog_title, "comedy", tmp_path, {"candidates": 99})
+    with pytest.raises(InvalidInput, match="disabled"):  # generative stage not configured
+        generate_artwork_for_title(catalog_title, "comedy", tmp_path, {"restyle": 0.4})
     with pytest.raises(NotFound):
         generate_artwork_for_title("unknown-title", "comedy", tmp_path, {})
     with pytest.raises(InvalidInput):

@@ -107,6 +107,7 @@ def artwork(
     allow_same_shot: bool = typer.Option(False, "--allow-same-shot", help="Allow two candidates from one shot"),
     pinned_time: Optional[float] = typer.Option(None, "--pinned-time", help="Use the frame at this time (s) for candidate 1"),
     pinned_shot: Optional[int] = typer.Option(None, "--pinned-shot", help="Use this shot index for candidate 1"),
+    restyle: Optional[float] = typer.Option(None, "--restyle", help="img2img strength 0..1 (needs GENPERSO_DIFFUSION_MODEL)"),
     seed: int = typer.Option(0, "--seed", help="Seed (generative stage)"),
     json_out: bool = typer.Option(False, "--json", help="Print only the record as JSON"),
 ) -> None:
@@ -116,6 +117,8 @@ def artwork(
         params["pinned_time"] = pinned_time
     if pinned_shot is not None:
         params["pinned_shot"] = pinned_shot
+    if restyle is not None:
+        params["restyle"] = restyle
     if json_out:
         record = generate_artwork_for_title(title_id, angle, out, params, seed)
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))

@@ -89,7 +89,7 @@ def _frame_features(m: FrameMetrics, faces: Sequence[FaceBox]) -> dict[str, floa
 def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], angle: Angle) -> tuple[float, dict[str, float]]:
     """Score one full-resolution frame for an angle; returns (score, terms for the record).
 
-    score = 0.4 shot + 0.35 frame_angle + 0.25 quality, where frame_angle applies the angle's
+    score = 0.45 shot + 0.4 frame_angle + 0.15 quality, where frame_angle applies the angle's
     weights to the same features measured on this frame, and quality averages sharpness,
     exposure (no crushed blacks/clipped whites), no burned-in text and a face term that rewards
     one to three large faces (expressive close-ups). Blurred frames lose 0.3; black or blank
@@ -105,7 +105,7 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     face_q = 0.4 if n == 0 else (0.6 + 0.4 * float(np.clip(math.sqrt(largest) / 0.3, 0, 1)) if n <= 3 else 0.5)
     text_q = 1.0 - m.text_score
     quality = (sharp_q + exposure_q + text_q + face_q) / 4.0
-    score = 0.4 * shot_score + 0.35 * frame_angle + 0.25 * quality
+    score = 0.45 * shot_score + 0.4 * frame_angle + 0.15 * quality
     if m.acutance < MIN_ACUTANCE:
         score -= 0.3
     if m.is_black or m.is_blank:
