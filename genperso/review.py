@@ -157,6 +157,8 @@ def _act_on_asset(
         elif action == "reject":
             repo.set_state(row.asset_id, "rejected")
         elif action in ("pin", "unpin"):
+            if pinned and row.is_default:
+                raise InvalidInput("a title default is the fallback of every angle: approve it instead of pinning")
             if pinned and row.state in ("rejected", "blocked"):
                 raise Conflict(f"asset {row.asset_id[:20]} is {row.state}; a {row.state} asset cannot be pinned")
             if pinned and row.state != "approved":  # the editorial choice is an approval too

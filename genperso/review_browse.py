@@ -41,7 +41,7 @@ class AssetFilter:
 
 
 def _asset_query(f: AssetFilter) -> sa.Select[tuple[AssetRow]]:
-    q = sa.select(AssetRow).where(AssetRow.is_default.is_(False))
+    q = sa.select(AssetRow)  # title defaults included: they are served too, so they are reviewable
     if f.title_id:
         q = q.where(AssetRow.title_id == f.title_id)
     if f.angle_id:
@@ -74,7 +74,7 @@ def angle_counts(title_id: str, *, settings: Settings | None = None) -> dict[str
     with session_scope(settings) as s:
         rows = s.execute(
             sa.select(AssetRow.angle_id, sa.func.count())
-            .where(AssetRow.title_id == title_id, AssetRow.is_default.is_(False))
+            .where(AssetRow.title_id == title_id)
             .group_by(AssetRow.angle_id)
         )
         return {a: int(n) for a, n in rows}
@@ -88,13 +88,12 @@ def title_summaries(*, settings: Settings | None = None) -> list[dict[str, Any]]
         counts: dict[str, dict[str, int]] = {}
         for tid, state, n in s.execute(
             sa.select(AssetRow.title_id, AssetRow.state, sa.func.count())
-            .where(AssetRow.is_default.is_(False))
             .group_by(AssetRow.title_id, AssetRow.state)
         ):
             counts.setdefault(tid, {})[state] = int(n)
         angles = dict(s.execute(
             sa.select(AssetRow.title_id, sa.func.count(sa.distinct(AssetRow.angle_id)))
-            .where(AssetRow.is_default.is_(False)).group_by(AssetRow.title_id)
+            .group_by(AssetRow.title_id)
         ).all())
         pinned = dict(s.execute(
             sa.select(AssetRow.title_id, sa.func.count()).where(AssetRow.pinned.is_(True)).group_by(AssetRow.title_id)

@@ -284,3 +284,23 @@ def test_html_grid_paginates_and_keeps_filters(client, seeded, settings):
     first_id = p1.text.split('data-testid="asset-card"')[0].rsplit('data-asset-id="', 1)[1].split('"')[0]
     detail = client.get(f"/review/assets/{first_id}", params={"kind": "titles"})
     assert "1 of 30" in detail.text and "?kind=titles" in detail.text.split("data-next-url=")[1][:120]
+
+
+def test_title_default_is_reviewable_but_not_pinnable(client, seeded, settings):
+    from genperso.catalog import session_scope
+    from genperso.catalog.assets import AssetRow
+
+    title, _ = seeded
+    dflt = add_asset(settings, title, "default", "artwork", variant=77,
+                     files={"hero.jpg": (jpeg_bytes((90, 90, 90)), "image/jpeg")})
+    with session_scope(settings) as s:
+        s.get(AssetRow, dflt).is_default = True
+    listed = client.get(f"/v1/review/titles/{title.title_id}/assets", headers=hdr("reviewer"),
+                        params={"angle": "default"}).json()["assets"]
+    assert [(a["asset_id"], a["is_default"]) for a in listed] == [(dflt, True)]
+    assert client.post(f"/v1/review/assets/{dflt}/pin", headers=hdr("reviewer")).status_code == 422
+    assert client.post(f"/v1/review/assets/{dflt}/regenerate", headers=hdr("reviewer"), json={}).status_code == 422
+    r = client.post(f"/v1/review/assets/{dflt}/reject", headers=hdr("reviewer"), json={"reason": "spoiler frame"})
+    assert r.status_code == 200 and r.json()["asset"]["state"] == "rejected"
+    client.post("/review/login", data={"api_key": KEYS["reviewer"]})
+    assert "Title default" in client.get(f"/review/titles/{title.title_id}").text

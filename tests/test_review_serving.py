@@ -65,16 +65,18 @@ def _scenario(settings) -> None:
     review.reject(other, REVIEWER, "wrong character on the poster", settings=settings)
     assert _served(pipe, tid) == ("hit", exact)  # rejecting unpins; never served again
     review.set_serving_policy(tid, "approved_only", REVIEWER, settings=settings)
-    status, served = _served(pipe, tid)
-    assert served not in (exact, other), (status, served)  # nothing approved: the title default
+    status, default = _served(pipe, tid)
+    assert status == "default" and default not in (exact, other)  # nothing approved: the title default
+    review.reject(default, REVIEWER, "default poster shows the end credits", settings=settings)
+    assert _served(pipe, tid) == ("unavailable", None)  # a rejected default is not served either
     review.approve(exact, REVIEWER, settings=settings)
     assert _served(pipe, tid) == ("hit", exact)
     review.reject(exact, REVIEWER, "colour grade too dark", settings=settings)
     status, served = _served(pipe, tid)
-    assert served not in (exact, other), (status, served)
+    assert served not in (exact, other, default), (status, served)
     assert dispatcher.submitted == []  # the exact key existed all along: no generation was started
     items, total = review.history(title_id=tid, settings=settings)
-    assert total == 5 and items[0]["reason"] == "colour grade too dark"
+    assert total == 6 and items[0]["reason"] == "colour grade too dark"
 
 
 def test_review_decisions_reach_personalize_embedded(settings):

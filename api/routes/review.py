@@ -49,10 +49,14 @@ class PolicyBody(BaseModel):
 
 
 def angle_names() -> dict[str, str]:
+    from genperso.defaults import DEFAULT_ANGLE
+
     try:
-        return {a.id: a.name for a in load_angles()}
+        names = {a.id: a.name for a in load_angles()}
     except Exception:  # a broken angles file must not take the review tool down
-        return {}
+        names = {}
+    names[DEFAULT_ANGLE] = "Title default"
+    return names
 
 
 def page_of(items: list[Any], page: int, per_page: int) -> tuple[list[Any], int]:
