@@ -86,20 +86,14 @@ def _page(request: Request, name: str, ctx: dict[str, Any]) -> Response:
     if info.role not in review.REVIEW_ROLES:
         return _render(request, "login.html", {"error": "This key may not use the review tools.", "actor": None},
                        status=403)
+    base_ctx = {"actor": info.actor(), "csrf_token": csrf_token(cookie, app_settings(request))}
     try:
         data = ctx["load"]() if callable(ctx.get("load")) else {}
-    except NotFound as exc:
-        return HTMLResponse(f"<h1>Not found</h1><p>{_esc(exc.message)}</p><p><a href='{BASE}/'>Back to titles</a></p>",
-                            status_code=404)
     except GenPersoError as exc:
-        return HTMLResponse(f"<h1>Bad request</h1><p>{_esc(exc.message)}</p><p><a href='{BASE}/'>Back</a></p>",
-                            status_code=exc.status)
-    base_ctx = {"actor": info.actor(), "csrf_token": csrf_token(cookie, app_settings(request))}
+        heading = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
+        return _render(request, "error.html", {**base_ctx, "heading": heading, "message": exc.message},
+                       status=exc.status)
     return _render(request, name, {**base_ctx, **{k: v for k, v in ctx.items() if k != "load"}, **data})
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _safe_next(value: str | None) -> str:
