@@ -48,7 +48,7 @@ class ArtworkConfig(GeneratorConfig):
     jpeg_quality: int = 90
     webp_quality: int = 82
     webp_method: int = 1  # 0..6 (speed vs size); 1 is the fastest encoder at about the same size
-    grade_strength: float = 0.85
+    grade_strength: float = 1.0  # same full look as the trailer's lut3d (lut3d_filter default)
     max_similarity: float = 0.9  # colour-histogram similarity above which picks are penalised
 
 

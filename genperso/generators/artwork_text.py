@@ -3,9 +3,10 @@
 * Typography from ``angle.style``: case (upper/title/lower), text and accent colours, font (an
   OFL file under ``assets/fonts``), size and tracking derived from the angle's pace (fast angles
   set bigger, widely tracked capitals; calm ones smaller, tighter title case).
-* Placement: a few candidate zones per format (bottom/top, centred or left-aligned); each is
-  scored by overlap with (grown) face boxes first, then background busyness (mean gradient
-  magnitude) and the angle's zone preference. Faces are never covered if any zone avoids them.
+* Placement: a few candidate zones per format (bottom/top, centred, left or right aligned);
+  each is scored by overlap with (grown) face boxes first, then background busyness (mean
+  gradient magnitude), saliency density (keeps off the subject when no face is detected, e.g.
+  animation) and the angle's zone preference. Faces are never covered if any zone avoids them.
 * Legibility: WCAG 2 contrast between the text colour and the *actual pixels behind the glyphs*
   (the text mask dilated by a few pixels), summarised by the 5th percentile of the per-pixel
   ratio (the worst 5 %). Below 4.5:1 a gradient scrim (dark for light text, light for dark text)
@@ -214,6 +215,18 @@ def render_title(
         mx, my = f.w * 0.15, f.h * 0.15
         grown.append(((f.x - mx) * w, (f.y - my) * h, (f.x + f.w + mx) * w, (f.y + f.h + my) * h))
 
+    # saliency density (1 = frame average) keeps the title off the subject when no face is known
+    from .artwork_crop import saliency_map
+
+    sal = saliency_map(rgb)
+    sal_h, sal_w = sal.shape
+    sal_mean = float(sal.mean()) or 1.0
+
+    def sal_density(x: int, y: int, bw: int, bh: int) -> float:
+        sx0, sx1 = int(x / w * sal_w), max(int(x / w * sal_w) + 1, int(np.ceil((x + bw) / w * sal_w)))
+        sy0, sy1 = int(y / h * sal_h), max(int(y / h * sal_h) + 1, int(np.ceil((y + bh) / h * sal_h)))
+        return float(sal[sy0:sy1, sx0:sx1].mean()) / sal_mean
+
     def face_overlap(x: int, y: int, bw: int, bh: int) -> float:
         area = 0.0
         for fx0, fy0, fx1, fy1 in grown:
@@ -233,7 +246,8 @@ def render_title(
             x, y = min(max(x, 0), max(w - bw, 0)), min(max(y, 0), max(h - bh, 0))
             overlap = face_overlap(x, y, bw, bh)
             busy = float(grad[y // q : (y + bh) // q + 1, x // q : (x + bw) // q + 1].mean())
-            cost = 50.0 * overlap + busy + 0.03 * pref + (0.25 if name.startswith("middle") else 0.0) + (1.0 - scale)
+            cost = 50.0 * overlap + busy + 0.1 * sal_density(x, y, bw, bh) + 0.03 * pref
+            cost += (0.25 if name.startswith("middle") else 0.0) + (1.0 - scale)
             if best is None or cost < best[0]:
                 best = (cost, name, x, y, align, overlap, busy, (font, lines, track, line_h, accent_h, text_mask, accent_mask))
         if best[5] == 0.0:
