@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             resume_pending(settings, pipe.dispatcher)
         yield
         if owned and hasattr(pipe._dispatcher, "shutdown"):
-            pipe._dispatcher.shutdown()
+            pipe._dispatcher.shutdown(wait=False)
 
     app = FastAPI(
         title="genperso",

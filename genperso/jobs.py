@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
 from .catalog import session_scope
@@ -36,42 +36,60 @@ def broker_url(settings: Settings) -> str | None:
 
 
 class InProcessDispatcher:
-    """Runs ``run(job_id, task)`` on a small thread pool in this process."""
+    """Runs ``run(job_id, task)`` on a few daemon threads of this process. Daemon threads: a
+    server that stops does not wait for a long job; the job stays queued/running in the catalog
+    and ``resume_pending`` runs it again on the next start (tasks are idempotent)."""
 
     def __init__(self, run: Callable[[str, str], Any], workers: int = 2) -> None:
         self.run = run
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genperso-job")
-        self._futures: set[Future[Any]] = set()
-        self._lock = threading.Lock()
+        self._q: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._pending = 0
+        self._cv = threading.Condition()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._loop, name=f"genperso-job-{i}", daemon=True)
+                         for i in range(max(1, workers))]
+        for t in self._threads:
+            t.start()
 
     def submit(self, job_id: str, queue: str, task: str = "generate") -> None:
-        fut = self.pool.submit(self._run, job_id, task)
-        with self._lock:
-            self._futures.add(fut)
-        fut.add_done_callback(self._done)
+        if self._closed:
+            raise RuntimeError("the in-process job executor is shut down")
+        with self._cv:
+            self._pending += 1
+        self._q.put((job_id, task))
 
-    def _run(self, job_id: str, task: str) -> Any:
-        try:
-            return self.run(job_id, task)
-        except Exception:  # run_job records failures itself; never lose the pool thread
-            log.error("job.crashed", job_id=job_id, exc_info=True)
-            return None
-
-    def _done(self, fut: Future[Any]) -> None:
-        with self._lock:
-            self._futures.discard(fut)
+    def _loop(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            job_id, task = item
+            try:
+                self.run(job_id, task)
+            except Exception:  # run_job records failures itself; never lose the thread
+                log.error("job.crashed", job_id=job_id, exc_info=True)
+            finally:
+                with self._cv:
+                    self._pending -= 1
+                    self._cv.notify_all()
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait for every submitted job (tests, CLI); True when all finished in time."""
-        import concurrent.futures as cf
+        """Wait until every submitted job finished (tests, CLI); True when all did in time."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._pending == 0, timeout=timeout)
 
-        with self._lock:
-            futs = list(self._futures)
-        done, not_done = cf.wait(futs, timeout=timeout)
-        return not not_done
-
-    def shutdown(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking jobs; with ``wait`` finish the queued ones first."""
+        if self._closed:
+            return
+        if wait:
+            self.drain(timeout=3600)
+        self._closed = True
+        for _ in self._threads:
+            self._q.put(None)
+        if wait:
+            for t in self._threads:
+                t.join(timeout=60)
 
 
 class CeleryDispatcher:
