@@ -258,3 +258,35 @@ def test_cli_errors_are_one_line(settings) -> None:
     res = subprocess.run([sys.executable, "-m", "genperso.cli", "choose-angle", "--title-id", "t1", "--cold",
                           "--history", "x"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "exactly one of" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_feedback_monitor_onboarding_and_delete(settings, tmp_path) -> None:
+    from genperso.cli import app
+    from genperso.logs import configure_logging
+
+    configure_logging()
+    _titles("t1")
+    runner = CliRunner()
+    d = json.loads(runner.invoke(app, ["choose-angle", "--title-id", "t1", "--cold", "--user-id", "eve",
+                                       "--json"]).output)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps({"event_id": f"e{i}", "user_id": "eve", "title_id": "t1",
+                                            "angle_id": d["angle_id"], "decision_id": d["decision_id"], "type": t})
+                                for i, t in enumerate(("impression", "click"))))
+    res = runner.invoke(app, ["angles", "feedback", str(events), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == {"accepted": 2, "duplicates": 0}
+    res = runner.invoke(app, ["angles", "feedback", str(events), "--json"])
+    assert json.loads(res.output) == {"accepted": 0, "duplicates": 2}
+    rep = json.loads(runner.invoke(app, ["angles", "monitor", "--json"]).output)
+    assert rep["decisions"] == 1 and rep["reward_per_angle"][d["angle_id"]] == {"n": 1, "mean": 0.3}
+    grid = json.loads(runner.invoke(app, ["angles", "onboarding", "--n", "4", "--json"]).stdout)
+    assert len(grid) == 4
+    res = runner.invoke(app, ["angles", "onboard", "--user-id", "eve", "--picks", grid[0]["id"], "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["source"] == "onboarding"
+    res = runner.invoke(app, ["angles", "delete-user", "eve", "--json"])
+    out = json.loads(res.output)
+    assert out["events"] == 2 and out["profiles"] == 1 and out["unlearned"] == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"event_id": "x", "user_id": "u", "title_id": "t1", "angle_id": "action", "type": "like"}')
+    res = runner.invoke(app, ["angles", "feedback", str(bad)])
+    assert res.exit_code != 0 and "bad.jsonl:1" in str(res.exception)

@@ -67,7 +67,8 @@ CONTEXT_PRIORS: Mapping[str, Mapping[str, float]] = {
 
 _lock = threading.Lock()
 _vectors: dict[str, np.ndarray] = {}
-_by_catalog: dict[tuple[int, str, str | None], tuple[AngleCatalog, np.ndarray]] = {}
+_by_catalog: dict[tuple[int, int], tuple[AngleCatalog, Settings, np.ndarray]] = {}
+_prior_rows: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
 
 
 def angle_texts(angles: AngleCatalog) -> list[str]:
@@ -91,16 +92,16 @@ def _package_tag() -> str:
 def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.ndarray:
     """(n_angles, dim) unit vectors of the angle texts; memory, then disk cache, then MiniLM once."""
     settings = settings or get_settings()
-    fast_key = (id(angles), str(settings.models_dir), settings.embed_model)
+    fast_key = (id(angles), id(settings))
     hit = _by_catalog.get(fast_key)
-    if hit is not None and hit[0] is angles:
-        return hit[1]
+    if hit is not None and hit[0] is angles and hit[1] is settings:
+        return hit[2]
     texts = angle_texts(angles)
     key = hashlib.sha256("\x00".join([_model_tag(settings), *texts]).encode()).hexdigest()[:16]
     with _lock:
         hit2 = _vectors.get(key)
         if hit2 is not None:
-            _by_catalog[fast_key] = (angles, hit2)
+            _by_catalog[fast_key] = (angles, settings, hit2)
             return hit2
         path = Path(settings.models_dir) / f"angle_vectors-{key}.npy"
         vecs: np.ndarray | None = None
@@ -121,7 +122,7 @@ def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.
             tmp.replace(path)
             log.info("angle vectors embedded", n=len(texts), path=str(path))
         _vectors[key] = vecs
-        _by_catalog[fast_key] = (angles, vecs)
+        _by_catalog[fast_key] = (angles, settings, vecs)
         return vecs
 
 
@@ -221,7 +222,9 @@ def zero_shot_prior(angle_ids: tuple[str, ...], projection: np.ndarray, ctx: Con
     if int(ctx.weekday) >= 5:
         keys.append("weekend")
     for key in keys:
-        table = CONTEXT_PRIORS.get(key, {})
-        for i, aid in enumerate(angle_ids):
-            z[i] += table.get(aid, 0.0)
+        row = _prior_rows.get((angle_ids, key))
+        if row is None:
+            table = CONTEXT_PRIORS.get(key, {})
+            row = _prior_rows[(angle_ids, key)] = np.array([table.get(a, 0.0) for a in angle_ids])
+        z = z + row
     return z

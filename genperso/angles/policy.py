@@ -3,6 +3,7 @@ propensity) and ``update`` (feedback -> bandit state). See ``bandit`` for the mo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from ..catalog.angles import AngleDecisionRow
 from ..catalog.db import session_scope
@@ -31,6 +33,7 @@ __all__ = ["AnglePolicy", "get_policy", "reset_policies", "decision_seed", "time
 
 log = get_logger(__name__)
 POLICY_NAME = "lints-v1"
+CONTEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Context))
 REFRESH_S = 1.0
 SUPPORT_TTL_S = 60.0
 
@@ -210,7 +213,7 @@ class AnglePolicy:
             f"chose {angle_id} with p={pi[idx]:.3f} (expected reward {mu[idx]:.3f}, exploration {eps:.2f}"
             + (f", {int(repeats.sum())} earlier showings in session" if repeats.sum() else "") + ")"
         )
-        ctx = context.to_dict()
+        ctx: dict[str, Any] = {f: getattr(context, f) for f in CONTEXT_FIELDS}
         if variant:
             ctx["variant"] = variant
         ctx.update({"bucket": bucket, "support": {k: round(v, 4) for k, v in sup.items()}, "epsilon": round(eps, 4)})
@@ -239,6 +242,13 @@ class AnglePolicy:
 
     def _log(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
              now: dt.datetime) -> None:
+        try:
+            self._insert(d, x, offsets, elig, now)
+        except IntegrityError:  # the same sticky decision logged concurrently by another request
+            log.debug("decision already logged", decision_id=d.decision_id)
+
+    def _insert(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
+                now: dt.datetime) -> None:
         with session_scope(self.settings) as s:
             if s.get(AngleDecisionRow, d.decision_id) is not None:
                 return
