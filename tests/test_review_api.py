@@ -188,6 +188,9 @@ def test_session_cookie_login_csrf_and_keyframes(client, seeded):
     # front-end key refused, wrong key refused with a clear message
     r = client.post("/review/login", data={"api_key": KEYS["front-end"]}, follow_redirects=False)
     assert r.status_code == 403 and "reviewer or admin" in r.text
+    r = client.post("/review/login", data={"api_key": KEYS["reviewer"]}, headers={"Origin": "https://evil.example"},
+                    follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
     r = client.post("/review/login", data={"api_key": "nope"}, follow_redirects=False)
     assert r.status_code == 401 and "Unknown" in r.text
     assert client.get("/review/", follow_redirects=False).status_code == 303

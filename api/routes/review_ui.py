@@ -96,6 +96,14 @@ def _page(request: Request, name: str, ctx: dict[str, Any]) -> Response:
     return _render(request, name, {**base_ctx, **{k: v for k, v in ctx.items() if k != "load"}, **data})
 
 
+def _cross_site(request: Request) -> bool:
+    """A browser form post from another origin (login CSRF): refused."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return origin.rstrip("/") != str(request.base_url).rstrip("/")
+
+
 def _safe_next(value: str | None) -> str:
     if value and value.startswith(BASE) and "//" not in value and "\\" not in value:
         return value
@@ -116,6 +124,9 @@ def login_form(request: Request, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, api_key: str = Form(""), next: str = Form("")) -> Response:
     settings = app_settings(request)
+    if _cross_site(request):
+        return _render(request, "login.html", {"actor": None, "next_url": f"{BASE}/",
+                                               "error": "Sign-in from another site was refused."}, status=403)
     info = resolve_key(api_key, settings)
     try:
         if info is None:
