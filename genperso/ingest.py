@@ -152,6 +152,8 @@ def ingest_title(
     if progress:
         progress("hashing", 0.0)
     content_hash = file_sha256(src)
+    if progress:
+        progress("hashing", 1.0)
 
     with session_scope(settings) as s:
         repo = TitleRepo(s)

@@ -40,6 +40,9 @@ class Embedder:
     def __init__(self, model_dir: str | Path | None = None, device: str = "cpu") -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.model_dir = Path(model_dir) if model_dir else _package_model_dir()
         if not self.model_dir.is_dir():
