@@ -307,3 +307,13 @@ def test_title_default_is_reviewable_but_not_pinnable(client, seeded, settings):
     assert r.status_code == 200 and r.json()["asset"]["state"] == "rejected"
     client.post("/review/login", data={"api_key": KEYS["reviewer"]})
     assert "Title default" in client.get(f"/review/titles/{title.title_id}").text
+
+
+def test_keyframes_need_a_reviewer(client, seeded):
+    title, _ = seeded
+    kf = f"/review/keyframes/{title.shots[1].keyframes[0]}"
+    assert client.get(kf).status_code == 401
+    assert client.get(kf, headers=hdr("front-end")).status_code == 403
+    r = client.get(kf, headers=hdr("reviewer"))
+    assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
+    assert client.get("/review/keyframes/analysis/x/..%5C..%5Ccatalog.sqlite3", headers=hdr("admin")).status_code in (400, 404)

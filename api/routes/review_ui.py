@@ -29,6 +29,7 @@ from .review_session import (
     SESSION_TTL_S,
     AuthError,
     KeyInfo,
+    Reviewer,
     csrf_token,
     make_session_cookie,
     read_session_cookie,
@@ -278,11 +279,9 @@ def static_file(name: str) -> Response:
 
 
 @router.get("/keyframes/{rel:path}")
-def keyframe(request: Request, rel: str) -> Response:
-    """An analysis keyframe (path relative to the data dir, inside the analysis dir only)."""
-    info, _ = _session(request)
-    if info is None or info.role not in review.REVIEW_ROLES:
-        return Response(status_code=401 if info is None else 403)
+def keyframe(request: Request, rel: str, actor: Reviewer) -> Response:
+    """An analysis keyframe (path relative to the data dir, inside the analysis dir only), for a
+    signed-in reviewer or a reviewer/admin API key."""
     settings = app_settings(request)
     p = PurePosixPath(rel)
     if p.is_absolute() or any(part in ("", ".", "..") for part in p.parts) or "\\" in rel or "\x00" in rel:
