@@ -133,32 +133,34 @@ def speech_safe_starts(
 
 def _select(order_scores: np.ndarray, pool: list[int], analysis: TitleAnalysis, n_want: int, cutoff: float,
             rng: np.random.Generator, jitter: float) -> list[int]:
-    """Greedy MMR selection: score - redundancy - adjacency - coverage penalties."""
-    vecs = {i: shot_vector(analysis.shots[i]) for i in pool}
+    """Greedy MMR selection: score - redundancy - adjacency - coverage penalties (vectorised)."""
+    pool_arr = np.asarray(pool)
+    vecs = np.stack([shot_vector(analysis.shots[i]) for i in pool])
+    dist = np.linalg.norm(vecs[:, None, :] - vecs[None, :, :], axis=2) / 3.0
     n_bins = max(4, min(12, n_want))
-    bins = {i: min(n_bins - 1, int(analysis.shots[i].start / max(cutoff, 1e-6) * n_bins)) for i in pool}
-    noise = rng.uniform(-jitter, jitter, size=len(analysis.shots)) if jitter > 0 else np.zeros(len(analysis.shots))
-    chosen: list[int] = []
+    bins = np.array([min(n_bins - 1, int(analysis.shots[i].start / max(cutoff, 1e-6) * n_bins)) for i in pool])
+    base = np.asarray(order_scores, dtype=np.float64)[pool_arr]
+    if jitter > 0:
+        base = base + rng.uniform(-jitter, jitter, size=base.size)
+    dmin = np.full(len(pool), np.inf)
+    adjacent = np.zeros(len(pool), dtype=bool)
     bin_count = np.zeros(n_bins)
-    remaining = set(pool)
-    while remaining and len(chosen) < n_want:
-        best, best_v = None, -np.inf
-        for i in remaining:
-            v = float(order_scores[i] + noise[i])
-            if chosen:
-                dmin = min(float(np.linalg.norm(vecs[i] - vecs[j])) / 3.0 for j in chosen)
-                if dmin < DUP_DISTANCE:
-                    v -= 1.0  # near-duplicate: only if nothing else is left
-                v -= 0.15 * max(0.0, 0.35 - dmin)
-                if any(abs(i - j) == 1 for j in chosen):
-                    v -= 0.5  # adjacent source shots only when needed
-            v -= 0.06 * bin_count[bins[i]]
-            if v > best_v:
-                best, best_v = i, v
-        assert best is not None
-        chosen.append(best)
-        bin_count[bins[best]] += 1
-        remaining.discard(best)
+    free = np.ones(len(pool), dtype=bool)
+    chosen: list[int] = []
+    while free.any() and len(chosen) < n_want:
+        v = base.copy()
+        if chosen:
+            v -= np.where(dmin < DUP_DISTANCE, 1.0, 0.0)  # near-duplicate: only if nothing else is left
+            v -= 0.15 * np.clip(0.35 - dmin, 0.0, None)
+            v -= np.where(adjacent, 0.5, 0.0)  # adjacent source shots only when needed
+        v -= 0.06 * bin_count[bins]
+        v[~free] = -np.inf
+        j = int(np.argmax(v))
+        chosen.append(int(pool_arr[j]))
+        free[j] = False
+        dmin = np.minimum(dmin, dist[j])
+        adjacent |= np.abs(pool_arr - pool_arr[j]) == 1
+        bin_count[bins[j]] += 1
     return chosen
 
 
@@ -263,9 +265,13 @@ def plan_trailer(
         )
     desired = {"hook": hi, "build": (lo + hi) / 2, "peak": lo, "reserve": (lo + hi) / 2}
     n_slots = max(2, int(round(body / ((lo + hi) / 2))))
-    rng = np.random.default_rng(variant)
-    chosen = _select(np.asarray(scores, dtype=np.float64), pool, analysis, min(len(pool), 2 * n_slots + 6), cutoff,
-                     rng, jitter=0.08 * variant)
+    # candidate k: the shots at the heart of candidates 0..k-1 are demoted, plus a little noise
+    demoted = np.asarray(scores, dtype=np.float64).copy()
+    n_want = min(len(pool), 2 * n_slots + 6)
+    for v in range(variant + 1):
+        chosen = _select(demoted, pool, analysis, n_want, cutoff, np.random.default_rng(v), jitter=0.05 * min(v, 3))
+        if v < variant:
+            demoted[chosen[:n_slots]] -= 0.2
     seq = _structure(chosen, scores, n_slots)
     # any eligible shot not chosen is a last resort (e.g. many near-duplicates)
     seq += [(i, "reserve") for i in sorted(set(pool) - set(chosen), key=lambda i: -scores[i])]
