@@ -191,3 +191,32 @@ def test_redis_claims_single_flight(redis_env):
     assert r.get(f"{prefix}claim:{'f' * 64}").decode() == holder
     cache.release("f" * 64, holder)
     assert r.get(f"{prefix}claim:{'f' * 64}") is None
+
+
+def test_upload_ingest_on_worker_then_personalize(redis_env, worker):
+    """POST /v1/titles/upload -> analysis task on the cpu queue (real ingest + analysis in the
+    worker process) -> title ready -> personalize -> generation -> hit."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from media import Segment, make_film
+
+    settings, r, prefix, _ = redis_env
+    film = settings.data_dir / "tiny.mp4"
+    make_film(film, [Segment("testsrc", 1.0), Segment("color", 1.0, color="blue")])
+    admin = {"X-API-Key": "admin-key"}
+    with TestClient(create_app(settings)) as client:
+        with open(film, "rb") as f:
+            up = client.post("/v1/titles/upload", headers=admin, data={"title_id": "tiny", "meta": '{"name": "Tiny"}'},
+                             files={"file": ("tiny.mp4", f, "video/mp4")})
+        assert up.status_code == 202, up.text
+        job = _wait_job(client, up.json()["job"]["job_id"], timeout=150)  # analysis loads models
+        assert job["status"] == "done", job
+        st = client.get("/v1/titles/tiny/analysis", headers=FE).json()
+        assert st["status"] == "ready" and st["version"] == 1 and st["n_shots"] >= 1
+        body = {"user": {"id": "u1"}, "title_id": "tiny", "kinds": ["artwork"]}
+        first = client.post("/v1/personalize", json=body, headers=FE).json()["assets"]["artwork"]
+        assert first["job"] and first["status"] in ("default", "pending")
+        assert _wait_job(client, first["job"]["job_id"])["status"] == "done"
+        second = client.post("/v1/personalize", json=body, headers=FE).json()["assets"]["artwork"]
+        assert second["status"] == "hit"
