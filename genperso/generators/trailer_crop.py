@@ -17,7 +17,7 @@ import numpy as np
 
 from ..types import Shot
 
-__all__ = ["CropWindow", "crop_windows", "crop_filter", "saliency_centroid", "ASPECTS"]
+__all__ = ["CropWindow", "crop_windows", "crop_filter", "saliency_centroid", "motion_centroid", "ASPECTS"]
 
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16)}
 MAX_PAN = 0.08  # max pan speed, in source widths per second
@@ -38,27 +38,57 @@ class CropWindow:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "x_end": self.x_end, "method": self.method}
 
 
-def saliency_centroid(rgb: np.ndarray) -> tuple[float, float, float]:
-    """(cx, cy, confidence) in 0..1 from colour distinctness and edge energy of an RGB image."""
-    img = np.asarray(rgb, dtype=np.float32) / 255.0
-    if img.ndim != 3 or img.shape[2] < 3 or img.shape[0] < 4 or img.shape[1] < 4:
-        return 0.5, 0.5, 0.0
-    img = img[..., :3]
-    distinct = np.linalg.norm(img - img.reshape(-1, 3).mean(0), axis=2)
-    gy, gx = np.gradient(img.mean(2))
-    sal = distinct + 2.0 * np.hypot(gx, gy)
-    sal = sal - np.percentile(sal, 50)
-    sal = np.clip(sal, 0, None) ** 2
+def _centroid(sal: np.ndarray) -> tuple[float, float, float]:
     total = float(sal.sum())
     if total <= 1e-9:
         return 0.5, 0.5, 0.0
     h, w = sal.shape
-    cx = float((sal.sum(0) * (np.arange(w) + 0.5)).sum() / total / w)
+    cols = sal.sum(0)
+    cx = float((cols * (np.arange(w) + 0.5)).sum() / total / w)
     cy = float((sal.sum(1) * (np.arange(h) + 0.5)).sum() / total / h)
-    # confidence: how concentrated the saliency is horizontally (spread over the whole width -> 0)
-    spread = float(np.sqrt((sal.sum(0) * ((np.arange(w) + 0.5) / w - cx) ** 2).sum() / total))
-    conf = float(np.clip(1.0 - spread / 0.29, 0.0, 1.0))  # 0.29 ~ std of a uniform distribution
-    return cx, cy, conf
+    # confidence: how concentrated the mass is horizontally (spread over the whole width -> 0)
+    spread = float(np.sqrt((cols * ((np.arange(w) + 0.5) / w - cx) ** 2).sum() / total))
+    return cx, cy, float(np.clip(1.0 - spread / 0.29, 0.0, 1.0))  # 0.29 ~ std of a uniform spread
+
+
+def saliency_centroid(rgb: np.ndarray) -> tuple[float, float, float]:
+    """(cx, cy, confidence) in 0..1: colour distinctness of smoothed regions (Lab), a little edge
+    energy, and a mild centre prior (subjects sit near the middle more often than not)."""
+    import cv2
+
+    img = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[..., :3]) if np.ndim(rgb) == 3 else None
+    if img is None or img.shape[0] < 4 or img.shape[1] < 4 or img.shape[2] < 3:
+        return 0.5, 0.5, 0.0
+    h, w = img.shape[:2]
+    k = max(3, (w // 16) | 1)
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+    smooth = cv2.blur(lab, (k, k))
+    distinct = np.linalg.norm(smooth - lab.reshape(-1, 3).mean(0), axis=2)
+    edges = cv2.blur(np.abs(cv2.Laplacian(lab[..., 0], cv2.CV_32F)), (k, k))
+    if distinct.max() <= 1e-6 and edges.max() <= 1e-6:
+        return 0.5, 0.5, 0.0
+    sal = distinct / max(float(distinct.max()), 1e-6) + 0.3 * edges / max(float(edges.max()), 1e-6)
+    sal = np.clip(sal - np.percentile(sal, 60), 0, None) ** 2
+    xs = (np.arange(w) + 0.5) / w
+    sal *= np.exp(-0.5 * ((xs - 0.5) / 0.35) ** 2)[None, :]
+    return _centroid(sal)
+
+
+def motion_centroid(rgb0: np.ndarray, rgb1: np.ndarray) -> tuple[float, float, float]:
+    """(cx, cy, confidence) of what changed between two keyframes of a shot (the moving subject
+    when the camera holds still; a pan changes everything, so confidence drops to ~0)."""
+    import cv2
+
+    a = np.asarray(rgb0, dtype=np.float32).mean(2)
+    b = np.asarray(rgb1, dtype=np.float32).mean(2)
+    if a.shape != b.shape or a.shape[0] < 4:
+        return 0.5, 0.5, 0.0
+    k = max(3, (a.shape[1] // 16) | 1)
+    diff = cv2.blur(np.abs(a - b), (k, k))
+    if diff.max() < 8.0:  # nothing moved
+        return 0.5, 0.5, 0.0
+    diff = np.clip(diff - np.percentile(diff, 70), 0, None) ** 2
+    return _centroid(diff)
 
 
 def _face_centre(shot: Shot) -> float | None:
@@ -74,7 +104,7 @@ def _keyframe_centres(shot: Shot, data_dir: Path | None, t0: float, t1: float) -
     """(time, cx, confidence) for keyframes of the shot (those inside [t0, t1] first)."""
     from PIL import Image
 
-    out = []
+    frames: list[tuple[float, np.ndarray]] = []
     for k, rel in enumerate(shot.keyframes):
         p = Path(rel)
         if data_dir is not None and not p.is_absolute():
@@ -85,9 +115,18 @@ def _keyframe_centres(shot: Shot, data_dir: Path | None, t0: float, t1: float) -
         try:
             with Image.open(p) as im:
                 im.thumbnail((160, 160))
-                cx, _, conf = saliency_centroid(np.asarray(im.convert("RGB")))
+                frames.append((t, np.asarray(im.convert("RGB"))))
         except OSError:
             continue
+    out = []
+    for j, (t, arr) in enumerate(frames):
+        cx, _, conf = saliency_centroid(arr)
+        if len(frames) > 1:  # a moving subject outweighs a static salient region
+            other = frames[j + 1][1] if j + 1 < len(frames) else frames[j - 1][1]
+            mx, _, mconf = motion_centroid(arr, other)
+            if mconf > 0.3:
+                wm = 1.5 * mconf
+                cx, conf = (cx * conf + mx * wm) / (conf + wm), max(conf, mconf)
         out.append((t, cx, conf))
     inside = [o for o in out if t0 <= o[0] <= t1]
     return inside or out
