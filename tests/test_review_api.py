@@ -317,3 +317,23 @@ def test_keyframes_need_a_reviewer(client, seeded):
     r = client.get(kf, headers=hdr("reviewer"))
     assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
     assert client.get("/review/keyframes/analysis/x/..%5C..%5Ccatalog.sqlite3", headers=hdr("admin")).status_code in (400, 404)
+
+
+def test_sessions_end_on_revocation_and_expiry(client, seeded, settings):
+    import time
+
+    from api.routes.review_session import SESSION_TTL_S, KeyInfo, make_session_cookie, read_session_cookie
+
+    from genperso.catalog import session_scope
+    from genperso.catalog.assets import ApiKeyRow, hash_api_key
+
+    info = KeyInfo(id=hash_api_key(KEYS["reviewer"]), name="test reviewer", role="reviewer")
+    assert read_session_cookie(make_session_cookie(info, settings), settings) == info
+    old = make_session_cookie(info, settings, now=time.time() - SESSION_TTL_S - 5)
+    assert read_session_cookie(old, settings) is None
+    client.post("/review/login", data={"api_key": KEYS["reviewer"]})
+    assert client.get("/v1/review/titles").status_code == 200
+    with session_scope(settings) as s:
+        s.get(ApiKeyRow, hash_api_key(KEYS["reviewer"])).revoked = True
+    assert client.get("/v1/review/titles").status_code == 401
+    assert client.get("/review/", follow_redirects=False).status_code == 303
