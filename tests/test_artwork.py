@@ -170,3 +170,25 @@ def test_text_heuristic_and_black_detection() -> None:
     assert text_score(np.asarray(Image.fromarray(plain).convert("L"))) < 0.15
     assert measure_frame(FRAMES["black"], faces=False).is_black
     assert not measure_frame(FRAMES["dark"], faces=False).is_black
+
+
+def test_keyframe_preselection_decodes_only_the_picks(film: Path, tmp_path: Path) -> None:
+    """With analysis keyframes on disk, ranking happens on them; full-res decode only for picks."""
+    data = tmp_path / "data"
+    base = _analysis()
+    shots = []
+    for s in base.shots:
+        rel = f"analysis/tiny/keyframes/{s.index:04d}.jpg"
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(FRAMES[ORDER[s.index]]).save(data / rel, quality=90)
+        shots.append(Shot.from_dict(s.to_dict() | {"keyframes": [rel]}))
+    analysis = TitleAnalysis(base.title_id, 1, base.content_hash, base.stream, tuple(shots))
+    for angle, want in (("comedy", "bright"), ("suspense", "dark")):
+        req = GenerationRequest(angle=get_angle(angle), out_dir=tmp_path / angle, title=TitleInfo("tiny", "Tiny"),
+                                analysis=analysis, params={"candidates": 1, "formats": "tile"}, source_path=film,
+                                data_dir=data)
+        out = ArtworkGenerator().generate(req)
+        sel = out.candidates[0].record["selection"]
+        assert sel["mode"] == "analysis-keyframes" and sel["frames_prescored"] >= 4
+        assert sel["frames_decoded"] <= 1 + 3
+        assert _shot_name(out.candidates[0]).startswith(want)

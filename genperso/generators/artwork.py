@@ -190,6 +190,7 @@ class ArtworkGenerator(Generator):
             pinned_shot=params.pinned_shot,
             pinned_time=params.pinned_time,
             max_similarity=cfg.max_similarity,
+            data_dir=Path(request.data_dir) if request.data_dir else get_settings().data_dir,
         )
         if not picks:
             raise InvalidInput(

@@ -3,7 +3,10 @@
 Two stages keep the work small. Shots are first ranked by the shared shot scorers
 (``genperso.scoring.score_breakdown``: angle-weighted features, transcript, CLIP when set up);
 black, blank and very short shots are dropped, and one safe time per shot is chosen (an analysis
-keyframe time away from the shot's boundaries and fades). Only a shortlist of shots
+keyframe time away from the shot's boundaries and fades). When the analysis keyframes (<= 640 px
+JPEGs under ``data_dir``) are on disk, the shortlist's keyframes are scored on those and only
+the picks plus three spares are decoded at full resolution and re-scored there. Otherwise the
+whole shortlist is decoded: only a shortlist of shots
 (``2 x candidates + 2``) is decoded at full resolution, each at the sharpest frame within
 +-0.2 s of its time; a time moves (inside the shot's safe range, by at most 1.5 s) to shortly
 after a video key frame when that is near, so a seek decodes a few frames, not a whole GOP.
@@ -139,62 +142,46 @@ def _iou(a: FaceBox, b: FaceBox) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def select_frames(
-    analysis: TitleAnalysis,
-    angle: Angle,
-    source: Path,
-    n: int,
-    *,
-    shot_scores: np.ndarray,
-    allow_same_shot: bool = False,
-    pinned_shot: int | None = None,
-    pinned_time: float | None = None,
-    max_similarity: float = 0.9,
-) -> tuple[list[FramePick], dict[str, object]]:
-    """Pick ``n`` frames (fewer if the title has fewer usable shots). Returns picks, diagnostics."""
-    shots = analysis.shots
-    usable = [s for s in shots if not s.is_black and not s.is_blank and s.duration >= _MIN_SHOT]
-    if not usable:
-        usable = [s for s in shots if not s.is_black] or list(shots)
-    order = sorted(usable, key=lambda s: -float(shot_scores[s.index]) if s.index < len(shot_scores) else 0.0)
-    per_shot = 2 if allow_same_shot else 1
-    shortlist = order[: max(2 * n + 2, n + 2)]
-    requests: list[tuple[int, float, bool]] = []  # (shot index, time, pinned)
-    if pinned_time is not None:
-        idx = next((s.index for s in shots if s.start <= pinned_time < s.end), shots[-1].index)
-        requests.append((idx, float(pinned_time), True))
-    elif pinned_shot is not None:
-        requests.append((pinned_shot, safe_times(shots[pinned_shot])[0], True))
-    keyframes = video_keyframe_times(source) if Path(source).is_file() else ()
-    for s in shortlist:
-        lo, hi = _safe_range(s)
-        for t in safe_times(s, per_shot):
-            t = snap_to_keyframe(t, lo, hi, keyframes)
-            if not any(r[0] == s.index and abs(r[1] - t) < 0.3 for r in requests):
-                requests.append((s.index, t, False))
+def _keyframe_images(shot: Shot, data_dir: Path | None, limit: int = 2) -> list[tuple[float, Path]]:
+    """Analysis keyframes (<= 640 px JPEGs) of ``shot`` inside its safe range, nearest the middle."""
+    if data_dir is None or not shot.keyframes:
+        return []
+    lo, hi = _safe_range(shot)
+    mid = shot.start + 0.45 * shot.duration
+    out = []
+    for rel, t in zip(shot.keyframes, shot.keyframe_times):
+        p = Path(rel) if Path(rel).is_absolute() else Path(data_dir) / rel
+        if lo <= t <= hi and p.is_file():
+            out.append((t, p))
+    return sorted(out, key=lambda x: abs(x[0] - mid))[:limit]
 
-    pinned_req = [r for r in requests if r[2]]
-    free_req = [r for r in requests if not r[2]]
-    frames = extract_frames(source, [r[1] for r in free_req], sharpest=True)
-    if pinned_req:
-        frames = extract_frames(source, [pinned_req[0][1]], sharpest=False) + frames
-    reqs = pinned_req + free_req
 
-    scored: list[FramePick] = []
-    for (si, t, pinned), fr in zip(reqs, frames):
-        shot = shots[si]
-        m = measure_frame(fr.rgb)
-        known = shot.faces if shot.keyframe_times and abs(fr.time - shot.keyframe_times[0]) <= 0.3 else ()
-        faces = _merge_faces(m.faces, known)
-        ss = float(shot_scores[si]) if si < len(shot_scores) else 0.5
-        score, terms = frame_score(ss, m, faces, angle)
-        scored.append(FramePick(si, fr.time, fr, m, faces, score, terms, pinned))
+def _load_rgb(path: Path) -> np.ndarray | None:
+    from PIL import Image, UnidentifiedImageError
 
-    picks: list[FramePick] = []
-    relaxed = False
-    pool = [p for p in scored if not p.pinned]
-    pinned_picks = [p for p in scored if p.pinned]
-    picks.extend(pinned_picks[:1])
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError):
+        return None
+
+
+def _score(si: int, frame: ExtractedFrame, shots: Sequence[Shot], shot_scores: np.ndarray, angle: Angle,
+           pinned: bool = False) -> FramePick:
+    shot = shots[si]
+    m = measure_frame(frame.rgb)
+    known = shot.faces if shot.keyframe_times and abs(frame.time - shot.keyframe_times[0]) <= 0.3 else ()
+    faces = _merge_faces(m.faces, known)
+    ss = float(shot_scores[si]) if si < len(shot_scores) else 0.5
+    score, terms = frame_score(ss, m, faces, angle)
+    return FramePick(si, frame.time, frame, m, faces, score, terms, pinned)
+
+
+def _greedy(pool: list[FramePick], picks: list[FramePick], n: int, allow_same_shot: bool,
+            max_similarity: float) -> list[FramePick]:
+    """Add picks best-first: eligible score, shot rule, colour-histogram diversity penalty."""
+    pool = list(pool)
+    picks = list(picks)
     while len(picks) < n and pool:
         best, best_val = None, -math.inf
         for p in pool:
@@ -210,16 +197,79 @@ def select_frames(
             break
         picks.append(best)
         pool.remove(best)
-    if len(picks) < n:
-        # not enough distinct usable shots: allow repeats rather than return too few
-        rest = sorted((p for p in pool if p.score > -0.5), key=lambda p: -p.score)
-        if rest:
-            relaxed = True
-        picks.extend(rest[: n - len(picks)])
+    return picks
+
+
+def select_frames(
+    analysis: TitleAnalysis,
+    angle: Angle,
+    source: Path,
+    n: int,
+    *,
+    shot_scores: np.ndarray,
+    allow_same_shot: bool = False,
+    pinned_shot: int | None = None,
+    pinned_time: float | None = None,
+    max_similarity: float = 0.9,
+    data_dir: Path | None = None,
+) -> tuple[list[FramePick], dict[str, object]]:
+    """Pick up to ``n`` frames (fewer if the title has fewer usable shots). Returns picks, diagnostics.
+
+    With the analysis keyframes on disk (``data_dir``), frames are pre-ranked on those small
+    JPEGs and only the picks (plus a few spares) are decoded at full resolution and re-checked;
+    otherwise the whole shortlist is decoded at full resolution."""
+    shots = analysis.shots
+    usable = [s for s in shots if not s.is_black and not s.is_blank and s.duration >= _MIN_SHOT]
+    if not usable:
+        usable = [s for s in shots if not s.is_black] or list(shots)
+    order = sorted(usable, key=lambda s: -float(shot_scores[s.index]) if s.index < len(shot_scores) else 0.0)
+    per_shot = 2 if allow_same_shot else 1
+    shortlist = order[: max(2 * n + 2, n + 2)]
+
+    picks: list[FramePick] = []
+    decoded = 0
+    if pinned_time is not None or pinned_shot is not None:
+        if pinned_time is not None:
+            si = next((s.index for s in shots if s.start <= pinned_time < s.end), shots[-1].index)
+            t = float(pinned_time)
+        else:
+            si = int(pinned_shot)  # type: ignore[arg-type]
+            t = safe_times(shots[si])[0]
+        frame = extract_frames(source, [t], sharpest=pinned_time is None)[0]
+        decoded += 1
+        picks.append(_score(si, frame, shots, shot_scores, angle, pinned=True))
+
+    keyframes = video_keyframe_times(source) if Path(source).is_file() else ()
+    prescored: list[FramePick] = []
+    if data_dir is not None:
+        for s in shortlist:
+            for t, path in _keyframe_images(s, data_dir, limit=per_shot + 1):
+                rgb = _load_rgb(path)
+                if rgb is not None:
+                    prescored.append(_score(s.index, ExtractedFrame(t, t, rgb), shots, shot_scores, angle))
+    mode = "analysis-keyframes" if prescored else "full-resolution"
+    if prescored:
+        # rank on the small keyframes, then decode the winners (and spares) at full resolution
+        ranked = _greedy(prescored, picks, min(len(prescored), n + 3 + len(picks)), allow_same_shot, max_similarity)
+        wanted = [p for p in ranked if not p.pinned]
+        frames = extract_frames(source, [p.time for p in wanted], sharpest=True)
+        decoded += len(frames)
+        pool = [_score(p.shot_index, f, shots, shot_scores, angle) for p, f in zip(wanted, frames)]
+    else:
+        requests: list[tuple[int, float]] = []
+        for s in shortlist:
+            lo, hi = _safe_range(s)
+            for t in safe_times(s, per_shot):
+                requests.append((s.index, snap_to_keyframe(t, lo, hi, keyframes)))
+        frames = extract_frames(source, [r[1] for r in requests], sharpest=True)
+        decoded += len(frames)
+        pool = [_score(si, f, shots, shot_scores, angle) for (si, _), f in zip(requests, frames)]
+    picks = _greedy(pool, picks, n, allow_same_shot, max_similarity)
     diag = {
+        "mode": mode,
         "shots_usable": len(usable),
-        "frames_decoded": len(frames),
-        "diversity_relaxed": relaxed,
+        "frames_prescored": len(prescored),
+        "frames_decoded": decoded,
         "shortlist": [s.index for s in shortlist],
     }
     return picks, diag
