@@ -284,3 +284,24 @@ def test_generator_rejects_missing_inputs(film, tmp_path: Path) -> None:  # noqa
     with pytest.raises(InvalidInput, match="duration"):
         gen.generate(GenerationRequest(angle=get_angle("action"), out_dir=tmp_path, analysis=analysis,
                                        source_path=path, params={"duration": 45}))
+
+
+def test_silent_film_without_music_library(tmp_path: Path) -> None:
+    path = tmp_path / "silent.mp4"
+    make_film(path, [Segment("testsrc" if i % 2 else "mandelbrot", 3.0) for i in range(8)], audio=False)
+    shots = tuple(Shot(index=i, start=3.0 * i, end=3.0 * (i + 1), motion=0.1 * (i % 3), brightness=0.3 + 0.05 * i,
+                       dominant_colours=(f"#{30 * i:02x}4040",)) for i in range(8))
+    analysis = TitleAnalysis(title_id="silent", version=1, content_hash="s" * 64,
+                             stream=StreamInfo(duration=24.0, width=320, height=180, fps=25.0, video_codec="h264"),
+                             shots=shots)
+    cand = _generate((path, analysis), "suspense", tmp_path / "s").candidates[0]
+    rec = cand.record
+    assert rec["music"]["source"] == "none" and rec["music"]["tempo_bpm"] == 100.0
+    assert rec["beat_alignment"]["median_ms"] <= 40.0
+    info = probe(Path(cand.files["trailer.mp4"]))
+    assert abs(info.duration - 15.0) <= 0.5 and info.has_audio
+    import opentimelineio as otio
+
+    tl = otio.adapters.read_from_file(cand.files["trailer.otio"])
+    assert not list(tl.tracks[2].find_clips())
+    assert not list((tmp_path / "s").glob("*.wav"))

@@ -30,7 +30,7 @@ from ..types import TitleAnalysis, canonical_json
 from .base import Candidate, GenerationOutput, GenerationRequest, Generator, GeneratorConfig, register
 from .trailer_card import cased, render_title_card
 from .trailer_crop import ASPECTS, crop_windows
-from .trailer_music import MusicBed, choose_bed, film_score_bed, library_tracks, timeline_beats
+from .trailer_music import MusicBed, choose_bed, film_score_bed, library_tracks, silent_bed, timeline_beats
 from .trailer_otio import write_otio
 from .trailer_plan import TrailerPlan, plan_trailer
 from .trailer_render import TARGET_LUFS, render_audio, render_video
@@ -208,8 +208,10 @@ class TrailerGenerator(Generator):
 
         t0 = time.perf_counter()
         bed: MusicBed | None = choose_bed(angle, p.duration, tracks, variant=k) if tracks else None
-        if bed is None:
+        if bed is None and analysis.stream.has_audio:
             bed = film_score_bed(analysis, src, float(p.duration), cutoff, cdir)
+        elif bed is None:
+            bed = silent_bed(angle, float(p.duration), cdir)
         beats = timeline_beats(bed, float(p.duration))
         timings["music_s"] = time.perf_counter() - t0
 
@@ -247,6 +249,8 @@ class TrailerGenerator(Generator):
                          audio_wav=mix.path, preset=cfg.preset, crf=cfg.crf, threads=cfg.threads)
         finally:
             mix.path.unlink(missing_ok=True)
+            if bed.source == "none":
+                Path(bed.path).unlink(missing_ok=True)
         timings["video_s"] = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         timings["video_cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)

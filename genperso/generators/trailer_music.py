@@ -14,7 +14,7 @@ from ..errors import MediaError
 from ..media.ffmpeg import run_ffmpeg
 from ..types import Angle, TitleAnalysis
 
-__all__ = ["MusicBed", "choose_bed", "film_score_bed", "library_tracks", "tempo_fit", "timeline_beats"]
+__all__ = ["MusicBed", "choose_bed", "film_score_bed", "silent_bed", "library_tracks", "tempo_fit", "timeline_beats"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,19 @@ def film_score_bed(analysis: TitleAnalysis, source_path: Path, duration: float, 
     beats = [b for b in beats if offset <= b <= offset + duration + 1e-3]
     return MusicBed(source="film score", path=str(source_path), offset=round(float(offset), 4), tempo_bpm=round(tempo, 2),
                     beats=tuple(float(b) for b in beats), title="film score", licence="film score")
+
+
+def silent_bed(angle: Angle, duration: float, work_dir: Path) -> MusicBed:
+    """No library track and a film without sound: a silent bed with a regular pulse at the middle
+    of the angle's tempo range, so the cut keeps its rhythm (the record says there is no music)."""
+    lo, hi = angle.style.tempo_bpm
+    bpm = (lo + hi) / 2
+    path = work_dir / "silent-bed.wav"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo", "-t", f"{duration + 1:.3f}", str(path)],
+               what="silent bed")
+    beats = tuple(float(b) for b in np.arange(0.0, duration + 1e-6, 60.0 / bpm))
+    return MusicBed(source="none", path=str(path), offset=0.0, tempo_bpm=bpm, beats=beats, title="no music",
+                    licence="")
 
 
 def timeline_beats(bed: MusicBed, duration: float) -> list[float]:

@@ -71,11 +71,17 @@ def write_otio(
                             source_range=otio.opentime.TimeRange(rt(0), otio.opentime.RationalTime(card_frames, rate)))
     v1.append(card)
     a1.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(rt(0), otio.opentime.RationalTime(card_frames, rate))))
+    total_frames = int(round(plan.duration * rate))
+    if bed.source == "none":  # no music at all: an empty music track keeps the layout
+        a2.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(rt(0), otio.opentime.RationalTime(total_frames, rate))))
+        tl.tracks.extend([v1, a1, a2])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        otio.adapters.write_to_file(tl, str(path))
+        return path
     bed_ref = otio.schema.ExternalReference(
         target_url=Path(bed.path).resolve().as_uri(),
         available_range=tr(0.0, bed_duration) if bed_duration else None,
     )
-    total_frames = int(round(plan.duration * rate))
     bed_clip = otio.schema.Clip(name=bed.title or "music bed", media_reference=bed_ref,
                                 source_range=otio.opentime.TimeRange(rt(bed.offset), otio.opentime.RationalTime(total_frames, rate)))
     bed_clip.metadata["genperso"] = bed.record()
