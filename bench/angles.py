@@ -71,24 +71,26 @@ def latency(n: int, tmp: Path) -> dict[str, float]:
     from genperso.angles.users import build_user
     from genperso.catalog import session_scope
     from genperso.catalog.titles import TitleRow
-    from genperso.types import Context
+    from genperso.types import Context, UserProfile
 
     with session_scope() as s:
         s.add(TitleRow(id="bench-title", name="Bench", synopsis="", genres=["Animation", "Comedy", "Adventure"]))
     rng = np.random.default_rng(0)
-    users = [build_user(f"u{i}", embedding=rng.normal(size=384)) for i in range(500)]
+    pool = [build_user(f"u{i}", embedding=rng.normal(size=384)).embedding for i in range(500)]
     devices = ("tv", "mobile", "web", "tablet")
     ctxs = [Context(hour=float(rng.uniform(0, 23.9)), weekday=int(rng.integers(7)), device=devices[i % 4],
                     maturity=("adult", "teen", "kids")[i % 3], session_id=f"s{i % 50}") for i in range(500)]
     res: dict[str, float] = {}
     for label, log, count in (("core", False, n), ("logged", True, max(200, n // 10))):
+        # a distinct user per call: every call is a fresh decision (sticky repeats would be cache hits)
+        users = [UserProfile(f"{label}{i}", embedding=pool[i % 500], source="embedding") for i in range(count)]
         pol = AnglePolicy(log_decisions=log)
-        pol.choose(users[0], "bench-title", ctxs[0])  # warm: angle vectors, eligibility, posterior
+        pol.choose(UserProfile("warm", embedding=pool[0]), "bench-title", ctxs[0])  # angle vectors, posterior
         times = np.empty(count)
         cpu = np.empty(count)
         for i in range(count):
             t0, c0 = time.perf_counter(), time.thread_time()
-            pol.choose(users[i % 500], "bench-title", ctxs[(i * 7) % 500])
+            pol.choose(users[i], "bench-title", ctxs[(i * 7) % 500])
             times[i], cpu[i] = time.perf_counter() - t0, time.thread_time() - c0
         res[f"{label}_p50_ms"] = float(np.percentile(times, 50) * 1000)
         res[f"{label}_p99_ms"] = float(np.percentile(times, 99) * 1000)

@@ -81,7 +81,11 @@ def test_policy_state_sessions_and_deletion_in_redis(redis_settings) -> None:
     assert record_events([FeedbackEvent("e1", "dora", "t1", d.angle_id, d.decision_id, "click")], settings) == (0, 1)
     other = AnglePolicy(settings)  # another process would see the same state
     assert other.posterior().n.sum() == 1
+    # the sticky decision is shared through Redis: another process serves the same angle
+    assert other.choose(UserProfile("dora"), "t1", Context(session_id="s1"), now=NOW).decision_id == d.decision_id
+    assert list(client.scan_iter(match=f"{prefix}angles:sticky:dora:*"))
     res = delete_user("dora", settings)
     assert res["events"] == 1 and res["sessions"] >= 1 and res["unlearned"] == 1
     assert client.exists(f"{prefix}angles:session:dora:s1") == 0
+    assert not list(client.scan_iter(match=f"{prefix}angles:sticky:dora:*"))
     assert RedisStore(settings).load_models(pol.dim)[d.angle_id].n == 0

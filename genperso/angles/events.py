@@ -198,10 +198,13 @@ def record_events(
             elif d.reward is not None and y != d.reward:
                 delta.retarget(x, d.reward - off, y - off)
             d.reward = y
-        if isinstance(store, LocalStore) and (deltas or titles):
-            store.apply(deltas, dict(titles), db=s)
-    if not isinstance(store, LocalStore) and (deltas or titles):
-        store.apply(deltas, dict(titles))
+        if deltas or titles:
+            # inside the transaction: if the state update fails, the events are not stored either and
+            # the caller's retry applies them exactly once
+            if isinstance(store, LocalStore):
+                store.apply(deltas, dict(titles), db=s)
+            else:
+                store.apply(deltas, dict(titles))
     _invalidate(settings)
     if new:
         log.info("feedback recorded", accepted=len(new), duplicates=dup, decisions=len(dec_ids))
@@ -238,10 +241,11 @@ def delete_user(user_id: str, settings: Settings | None = None, *, store: StateS
             ctx.pop("session_id", None)
             ctx.pop("activity", None)
             d.context = ctx
-        if isinstance(store, LocalStore) and deltas:
-            store.apply(deltas, {}, db=s)
-    if not isinstance(store, LocalStore) and deltas:
-        store.apply(deltas, {})
+        if deltas:
+            if isinstance(store, LocalStore):
+                store.apply(deltas, {}, db=s)
+            else:
+                store.apply(deltas, {})
     n_sessions = store.delete_user(user_id)
     from .policy import _policies
 

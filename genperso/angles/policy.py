@@ -190,6 +190,12 @@ class AnglePolicy:
         ids = angles.ids
         sup = dict(support) if support is not None else self.support(title_id)
         elig_ids = eligible_ids(sup, angles)
+        bucket = time_bucket(now, self.settings.stickiness_seconds)
+        sticky_key = f"{title_id}:{bucket}:{self.name}"
+        if self.settings.stickiness_seconds > 0:
+            hit = self.store.sticky_get(user.user_id, sticky_key)
+            if hit is not None and hit.angle_id in elig_ids:
+                return hit  # the same answer on every page load in the bucket (already logged)
         eligible = np.array([a in elig_ids for a in ids])
         x, z, offsets = self.features(user, context, angles)
         repeats = np.zeros(len(ids))
@@ -199,7 +205,6 @@ class AnglePolicy:
             repeats = np.array([counts.get(a, 0) for a in ids], dtype=np.float64)
         impressions = self._impressions(title_id)
         eps = self.epsilon_for(impressions)
-        bucket = time_bucket(now, self.settings.stickiness_seconds)
         rng = np.random.default_rng(decision_seed(user.user_id, title_id, bucket, self.name))
         pi, mu, _sd = distribution(self.posterior(), x, offsets, eligible, rng, self.config, epsilon=eps,
                                    repeats=repeats)
@@ -236,6 +241,9 @@ class AnglePolicy:
         )
         if self.log_decisions:
             self._log(decision, x, dict(zip(ids, offsets.tolist())), list(elig_ids), now)
+        if self.settings.stickiness_seconds > 0:
+            ttl = int((bucket + 1) * self.settings.stickiness_seconds - now.timestamp()) + 1
+            self.store.sticky_set(user.user_id, sticky_key, decision, ttl)
         if context.session_id and self.log_decisions:
             self.store.note_session(user.user_id, context.session_id, title_id, angle_id)
         return decision

@@ -1,7 +1,7 @@
 """Where the bandit state lives: the catalog (embedded mode) or Redis (production).
 
-State = per-angle sufficient statistics, per-title impression counts (new-title exploration) and
-per-(user, session) shown angles (satiation). Embedded mode keeps the models in catalog tables,
+State = per-angle sufficient statistics, per-title impression counts (new-title exploration),
+per-(user, session) shown angles (satiation) and per-(user, title, time bucket) sticky decisions. Embedded mode keeps the models in catalog tables,
 updated in the same transaction as the events that caused them (survives restarts); sessions are
 kept in process memory. Redis mode keys everything under ``settings.redis_prefix + "angles:"``;
 model updates use an optimistic WATCH/MULTI loop so concurrent workers never lose an update.
@@ -23,6 +23,7 @@ from ..catalog.angles import AngleModelRow, AngleTitleStatRow
 from ..catalog.db import session_scope
 from ..config import Settings
 from ..errors import Retryable
+from ..types import AngleDecision
 from .bandit import AngleModel, Delta
 
 __all__ = ["StateStore", "LocalStore", "RedisStore", "make_store", "generation", "SESSION_TTL_S"]
@@ -48,6 +49,8 @@ class StateStore(Protocol):
     def note_session(self, user_id: str, session_id: str, title_id: str, angle_id: str) -> None: ...
     def delete_user(self, user_id: str) -> int: ...
     def version(self) -> Any: ...
+    def sticky_get(self, user_id: str, key: str) -> AngleDecision | None: ...
+    def sticky_set(self, user_id: str, key: str, decision: AngleDecision, ttl_s: int) -> None: ...
 
 
 class _Sessions:
@@ -79,13 +82,50 @@ class _Sessions:
             return len(keys)
 
 
+class _Sticky:
+    """Recent decisions per (user, title, time bucket, policy): the same answer on every page load."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._lock = threading.Lock()
+        self._data: OrderedDict[tuple[str, str], tuple[float, AngleDecision]] = OrderedDict()
+        self.capacity = capacity
+
+    def get(self, user_id: str, key: str) -> AngleDecision | None:
+        with self._lock:
+            hit = self._data.get((user_id, key))
+            if hit is None or time.time() > hit[0]:
+                return None
+            return hit[1]
+
+    def set(self, user_id: str, key: str, decision: AngleDecision, ttl_s: int) -> None:
+        with self._lock:
+            self._data[(user_id, key)] = (time.time() + ttl_s, decision)
+            self._data.move_to_end((user_id, key))
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+    def delete_user(self, user_id: str) -> int:
+        with self._lock:
+            keys = [k for k in self._data if k[0] == user_id]
+            for k in keys:
+                del self._data[k]
+            return len(keys)
+
+
 class LocalStore:
-    """Embedded mode: models and title counts in the catalog, sessions in memory."""
+    """Embedded mode: models and title counts in the catalog, sessions and sticky decisions in memory."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._sessions = _Sessions()
+        self._sticky = _Sticky()
         self._version = 0
+
+    def sticky_get(self, user_id: str, key: str) -> AngleDecision | None:
+        return self._sticky.get(user_id, key)
+
+    def sticky_set(self, user_id: str, key: str, decision: AngleDecision, ttl_s: int) -> None:
+        self._sticky.set(user_id, key, decision, ttl_s)
 
     def load_models(self, dim: int) -> dict[str, AngleModel]:
         out: dict[str, AngleModel] = {}
@@ -138,7 +178,7 @@ class LocalStore:
         self._sessions.note(user_id, session_id, title_id, angle_id)
 
     def delete_user(self, user_id: str) -> int:
-        return self._sessions.delete_user(user_id)
+        return self._sessions.delete_user(user_id) + self._sticky.delete_user(user_id)
 
     def version(self) -> Any:
         with session_scope(self.settings) as s:
@@ -220,9 +260,17 @@ class RedisStore:
 
     def delete_user(self, user_id: str) -> int:
         n = 0
-        for key in self.r.scan_iter(match=self._k("session", user_id, "*"), count=500):
-            n += int(self.r.delete(key))
+        for kind in ("session", "sticky"):
+            for key in self.r.scan_iter(match=self._k(kind, user_id, "*"), count=500):
+                n += int(self.r.delete(key))
         return n
+
+    def sticky_get(self, user_id: str, key: str) -> AngleDecision | None:
+        raw = self.r.get(self._k("sticky", user_id, key))
+        return AngleDecision.from_dict(json.loads(raw)) if raw else None
+
+    def sticky_set(self, user_id: str, key: str, decision: AngleDecision, ttl_s: int) -> None:
+        self.r.set(self._k("sticky", user_id, key), json.dumps(decision.to_dict()), ex=max(1, int(ttl_s)))
 
     def version(self) -> Any:
         return self.r.get(self._k("version"))
