@@ -61,6 +61,13 @@ def test_cli_generates_files_and_prints_the_record(catalog_title: str, tmp_path:
     assert record["title_card"]["text"] == "Night Of The Test Card"  # family angle: title case
     assert record["beat_alignment"]["median_ms"] <= 40.0
     assert json.loads((out / "record.json").read_text())["shots"] == record["shots"]
+    # without --json: a readable table, then the record
+    res2 = CliRunner().invoke(app, ["generate", "trailer", "--title-id", catalog_title, "--angle", "action",
+                                    "--duration", "15", "--out", str(tmp_path / "out2"), "--candidates", "2"])
+    assert res2.exit_code == 0, res2.output
+    assert "beat alignment" in res2.stdout and "phase" in res2.stdout
+    assert (tmp_path / "out2" / "trailer.mp4").is_file()
+    assert (tmp_path / "out2" / "candidate-1" / "trailer.mp4").is_file()
 
 
 @pytest.mark.parametrize("args, exc, msg", [
