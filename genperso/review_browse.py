@@ -17,7 +17,7 @@ from .errors import InvalidInput, NotFound
 from .review import safety_decision
 from .types import ASSET_KINDS
 
-__all__ = ["SAFETY_FLAGS", "AssetFilter", "find_assets", "angle_counts", "title_summaries", "get_title", "get_asset"]
+__all__ = ["SAFETY_FLAGS", "AssetFilter", "find_asset_ids", "load_assets", "angle_counts", "title_summaries", "get_title", "get_asset"]
 
 SAFETY_FLAGS = ("flagged", "clean")
 
@@ -40,8 +40,16 @@ class AssetFilter:
                                field="safety")
 
 
-def _asset_query(f: AssetFilter) -> sa.Select[tuple[AssetRow]]:
-    q = sa.select(AssetRow)  # title defaults included: they are served too, so they are reviewable
+def _flagged(state: str, safety: dict[str, Any] | None) -> bool:
+    return state in ("review", "blocked") or safety_decision(safety or {}) in ("review", "block")
+
+
+def find_asset_ids(f: AssetFilter, *, settings: Settings | None = None) -> list[str]:
+    """Ids of every asset matching the filter, in review order (angle, kind, newest first). Title
+    defaults are included: they are served too. The safety flag lives in the JSON gate result, so
+    it is filtered here rather than in SQL; only ids, states and gate results are read."""
+    settings = settings or get_settings()
+    q = sa.select(AssetRow.asset_id, AssetRow.state, AssetRow.safety)
     if f.title_id:
         q = q.where(AssetRow.title_id == f.title_id)
     if f.angle_id:
@@ -50,23 +58,25 @@ def _asset_query(f: AssetFilter) -> sa.Select[tuple[AssetRow]]:
         q = q.where(AssetRow.kind == f.kind)
     if f.state:
         q = q.where(AssetRow.state == f.state)
-    return q.order_by(AssetRow.angle_id, AssetRow.kind, AssetRow.created_at.desc(), AssetRow.asset_id)
-
-
-def find_assets(f: AssetFilter, *, settings: Settings | None = None) -> list[AssetRow]:
-    """Every asset matching the filter, in review order (angle, kind, newest first). The safety
-    flag lives in the JSON gate result, so it is filtered here rather than in SQL."""
-    settings = settings or get_settings()
+    q = q.order_by(AssetRow.angle_id, AssetRow.kind, AssetRow.created_at.desc(), AssetRow.asset_id)
     with session_scope(settings) as s:
-        rows = list(s.scalars(_asset_query(f)))
-        s.expunge_all()
+        found = list(s.execute(q))
     if f.safety == "flagged":
-        rows = [r for r in rows if r.state in ("review", "blocked") or safety_decision(r.safety or {}) in
-                ("review", "block")]
+        found = [r for r in found if _flagged(r.state, r.safety)]
     elif f.safety == "clean":
-        rows = [r for r in rows if r.state not in ("review", "blocked") and safety_decision(r.safety or {}) in
-                (None, "allow")]
-    return rows
+        found = [r for r in found if not _flagged(r.state, r.safety)]
+    return [r.asset_id for r in found]
+
+
+def load_assets(asset_ids: list[str], *, settings: Settings | None = None) -> list[AssetRow]:
+    """Full rows for ``asset_ids`` (one page), in the given order; vanished ids are skipped."""
+    settings = settings or get_settings()
+    if not asset_ids:
+        return []
+    with session_scope(settings) as s:
+        rows = {r.asset_id: r for r in s.scalars(sa.select(AssetRow).where(AssetRow.asset_id.in_(asset_ids)))}
+        s.expunge_all()
+    return [rows[i] for i in asset_ids if i in rows]
 
 
 def angle_counts(title_id: str, *, settings: Settings | None = None) -> dict[str, int]:

@@ -86,9 +86,10 @@ def list_assets(
     title = browse.get_title(title_id, settings=settings)
     f = browse.AssetFilter(title_id=title_id, angle_id=angle or None, kind=kind or None, state=state or None,
                            safety=safety or None)
-    rows = browse.find_assets(f, settings=settings)
-    items, pages = page_of(rows, page, per_page)
-    return {"title": title, "total": len(rows), "page": min(page, pages), "pages": pages, "per_page": per_page,
+    ids = browse.find_asset_ids(f, settings=settings)
+    page_ids, pages = page_of(ids, page, per_page)
+    items = browse.load_assets(page_ids, settings=settings)
+    return {"title": title, "total": len(ids), "page": min(page, pages), "pages": pages, "per_page": per_page,
             "assets": [review.asset_summary(r) for r in items]}
 
 

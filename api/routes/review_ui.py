@@ -188,16 +188,16 @@ def title_page(request: Request, title_id: str, angle: str | None = None, kind: 
         settings = app_settings(request)
         title = browse.get_title(title_id, settings=settings)
         filters = _filters(angle, kind, state, safety)
-        rows = browse.find_assets(browse.AssetFilter(title_id=title_id, angle_id=filters.get("angle"),
-                                                     kind=filters.get("kind"), state=filters.get("state"),
-                                                     safety=filters.get("safety")), settings=settings)
+        ids = browse.find_asset_ids(browse.AssetFilter(title_id=title_id, angle_id=filters.get("angle"),
+                                                       kind=filters.get("kind"), state=filters.get("state"),
+                                                       safety=filters.get("safety")), settings=settings)
         names = angle_names()
         counts = browse.angle_counts(title_id, settings=settings)
         path = f"{BASE}/titles/{title_id}"
-        pager = _pager(len(rows), page, PER_PAGE, path, filters)
+        pager = _pager(len(ids), page, PER_PAGE, path, filters)
         start = (pager["number"] - 1) * PER_PAGE
         items = []
-        for r in rows[start:start + PER_PAGE]:
+        for r in browse.load_assets(ids[start:start + PER_PAGE], settings=settings):
             v = asset_view(r, settings, BASE, names)
             v["href"] = f"{BASE}/assets/{r.asset_id}?{urlencode(filters)}" if filters else f"{BASE}/assets/{r.asset_id}"
             items.append(v)
@@ -227,9 +227,9 @@ def asset_page(request: Request, asset_id: str, angle: str | None = None, kind: 
         filters = _filters(angle, kind, state, safety)
         title = browse.get_title(row.title_id, settings=settings)
         view = asset_view(row, settings, BASE, angle_names())
-        ids = [r.asset_id for r in browse.find_assets(browse.AssetFilter(
+        ids = browse.find_asset_ids(browse.AssetFilter(
             title_id=row.title_id, angle_id=filters.get("angle"), kind=filters.get("kind"),
-            state=filters.get("state"), safety=filters.get("safety")), settings=settings)]
+            state=filters.get("state"), safety=filters.get("safety")), settings=settings)
         qs = f"?{urlencode(filters)}" if filters else ""
         prev_url = next_url = position = None
         if row.asset_id in ids:
