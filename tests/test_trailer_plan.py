@@ -107,3 +107,13 @@ def test_speech_safe_starts() -> None:
     assert lines.max() == 1 and xs.size > 0
     none, _ = speech_safe_starts(0.0, 1.0, 2.0, speech, 0.1)
     assert none.size == 0
+
+
+def test_a_long_credits_roll_at_the_end_is_not_used() -> None:
+    shots = _shots(40)  # 160 s of 4 s shots, then a 60 s credits roll and a last shot
+    shots.append(Shot(index=40, start=160.0, end=220.0, dominant_colours=("#203040",)))
+    shots.append(Shot(index=41, start=220.0, end=224.0, dominant_colours=("#ffffff",)))
+    scores = np.full(42, 0.4)
+    scores[40] = 1.0
+    plan = plan_trailer(_analysis(shots), get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, allow_spoilers=True)
+    assert 40 not in {c.shot_index for c in plan.cuts} and plan.excluded["end_credits"] == 1

@@ -92,10 +92,15 @@ def _usable(shot: Shot, next_shot: Shot | None, cutoff: float) -> tuple[float, f
 def eligible_shots(analysis: TitleAnalysis, cutoff: float, min_len: float) -> tuple[list[int], dict[str, int], dict[int, tuple[float, float]]]:
     shots = analysis.shots
     keep, usable = [], {}
-    excluded = {"black_or_blank": 0, "spoiler": 0, "too_short": 0}
+    excluded = {"black_or_blank": 0, "spoiler": 0, "too_short": 0, "end_credits": 0}
+    median = float(np.median([s.duration for s in shots])) if shots else 0.0
     for i, s in enumerate(shots):
         if s.is_black or s.is_blank:
             excluded["black_or_blank"] += 1
+            continue
+        if s.start >= 0.75 * analysis.duration and s.duration >= max(30.0, 8.0 * median):
+            # one very long "shot" near the end is a credits roll (scrolling text never cuts)
+            excluded["end_credits"] += 1
             continue
         if s.start + EDGE_TRIM >= cutoff:
             excluded["spoiler"] += 1
