@@ -52,7 +52,7 @@ log = get_logger("genperso.analysis")
 
 ANALYSIS_VERSION = "1"  # bump when shots or features change meaning: stored analyses are redone
 KEYFRAME_WIDTH = 640
-KEYFRAME_EVERY_S = 0.5  # keyframe candidates are taken on this grid during the decode
+KEYFRAME_EVERY_S = 1.0  # keyframe candidates: on this grid, and 2 frames after each detected cut
 Progress = Callable[[str, float], None]
 
 

@@ -209,3 +209,21 @@ def test_speech_segments_and_transcript(tmp_path: Path, settings: Settings) -> N
     assert a.audio is not None and a.audio.transcript_model and "whisper" in a.audio.transcript_model
     text = " ".join(s.transcript for s in a.shots).lower()
     assert "hello" in text and "transcription" in text
+
+
+def test_keyframe_fallback_extracts_the_frame_at_a_time(tmp_path: Path) -> None:
+    """Shots without a decode-time candidate get one frame by seeking (rare path)."""
+    from genperso.analysis import _extract_frame
+    from genperso.media.probe import probe
+
+    path = tmp_path / "two.mp4"
+    make_film(path, [Segment("color", 2.0, "red"), Segment("color", 2.0, "blue")], audio=False)
+    info = probe(path)
+    for t, channel in ((0.9, 2), (3.1, 0)):  # red then blue (BGR channel index)
+        dest = tmp_path / f"k{t}.jpg"
+        c = _extract_frame(path, t, info, 640, dest)
+        assert c is not None and c.path == dest and dest.is_file()
+        assert abs(c.time - t) < 1e-9
+        with Image.open(dest) as im:
+            rgb = np.asarray(im.convert("RGB")).reshape(-1, 3).mean(axis=0)
+        assert int(np.argmax(rgb[::-1])) == channel

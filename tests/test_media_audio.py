@@ -92,3 +92,17 @@ def test_no_speech_in_tone(tmp_path: Path) -> None:
                     .astype(np.float32), A.AUDIO_SR)
     y = A.decode_audio(wav)
     assert A.detect_speech(A.resample(y, A.AUDIO_SR, A.VAD_SR)) == []
+
+
+def test_framewise_chunks_match_whole_signal() -> None:
+    import librosa
+
+    rng = np.random.default_rng(3)
+    sr = A.AUDIO_SR
+    y = (0.1 * rng.standard_normal(sr * 9)).astype(np.float32)
+    y[sr * 3 : sr * 5] *= 5
+    whole = librosa.feature.spectral_flatness(y=y, n_fft=2048, hop_length=1024)[0]
+    chunked = A.framewise(y, 1024, lambda s: librosa.feature.spectral_flatness(y=s, n_fft=2048, hop_length=1024)[0],
+                          chunk_s=2.0, sr=sr)
+    assert chunked.shape == whole.shape
+    assert np.allclose(chunked, whole, rtol=1e-4, atol=1e-6)

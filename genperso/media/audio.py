@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ __all__ = [
     "resample",
     "detect_speech",
     "onset_times",
+    "framewise",
     "estimate_beats",
     "music_segments",
     "rms_db",
@@ -52,7 +54,7 @@ SILENCE_DB = -120.0
 _MUSIC_ACTIVE_DB = -45.0
 _MUSIC_FLATNESS = 0.05  # median spectral flatness of a 1 s window below this = tonal
 _MUSIC_MIN_S = 4.0
-TEMPO_MAX_SECONDS = 240.0  # tempo/beats are tracked on at most this much music
+TEMPO_MAX_SECONDS = 120.0  # tempo/beats are tracked on at most this much music
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,30 @@ def detect_speech(y16: np.ndarray, *, threshold: float = 0.5, min_speech_ms: int
 # ---------------------------------------------------------------------------------------------
 
 
+def framewise(y: np.ndarray, hop: int, fn: Callable[[np.ndarray], np.ndarray], *, chunk_s: float = 60.0,
+              sr: int = AUDIO_SR, pad_frames: int = 16) -> np.ndarray:
+    """Apply a centred frame-wise feature ``fn`` (frames every ``hop`` samples, ``1 + len//hop``
+    of them) to long audio in overlapping chunks, so memory stays bounded for feature-length
+    titles. Chunk edges get ``pad_frames`` of context on each side and are trimmed."""
+    n = 1 + y.size // hop
+    step = max(pad_frames * 4, int(chunk_s * sr / hop))
+    out = np.empty(n, dtype=np.float32)
+    for f0 in range(0, n, step):
+        f1 = min(n, f0 + step)
+        a, b = max(0, f0 - pad_frames), min(n, f1 + pad_frames)
+        seg = y[a * hop :] if b == n else y[a * hop : (b - 1) * hop + 1]
+        vals = np.asarray(fn(seg)).reshape(-1)
+        out[f0:f1] = vals[f0 - a : f1 - a]
+    return out
+
+
 def onset_times(y: np.ndarray, sr: int, hop: int = 512) -> np.ndarray:
+    """Onset times (s): librosa onset strength (computed in chunks) + librosa peak picking."""
     import librosa
 
     if y.size < sr // 2:
         return np.zeros(0)
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    env = framewise(y, hop, lambda seg: librosa.onset.onset_strength(y=seg, sr=sr, hop_length=hop), sr=sr)
     if not np.any(env > 0):
         return np.zeros(0)
     on = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hop, units="time", backtrack=False)
@@ -254,7 +274,8 @@ def music_segments(y: np.ndarray, sr: int, speech: list[tuple[float, float]], wi
     if n_win < int(_MUSIC_MIN_S / win_s):
         return []
     hop = 1024
-    flat = librosa.feature.spectral_flatness(y=y, n_fft=2048, hop_length=hop)[0]
+    flat = framewise(y, hop, lambda seg: librosa.feature.spectral_flatness(y=seg, n_fft=2048, hop_length=hop)[0],
+                     sr=sr)
     frames_per_win = max(1, int(round(sr * win_s / hop)))
     active = np.zeros(n_win, dtype=bool)
     tonal = np.zeros(n_win, dtype=bool)

@@ -7,9 +7,10 @@ from its YUV planes (bilinear, then one small YUV->BGR conversion), and that sma
 
 * PySceneDetect's ``AdaptiveDetector`` (hard cuts), frames passed to ``process_frame`` directly;
 * luma mean/std (black, blank, brightness, contrast, fades) and the frame difference (motion);
-* every ``keyframe_every_s`` seconds a keyframe *candidate*: sharpness (variance of Laplacian)
-  and colourfulness on the small frame, plus a JPEG at most 640 px wide written by a helper
-  thread, so keyframes cost no second decode.
+* every ``keyframe_every_s`` seconds, and two frames after each detected cut, a keyframe
+  *candidate*: sharpness (variance of Laplacian) and colourfulness on the small frame, plus a
+  JPEG at most 640 px wide (resized from the YUV planes) written by a helper thread, so
+  keyframes cost no second decode.
 
 Detector choice: ``AdaptiveDetector`` (ContentDetector's HSV frame score compared with a rolling
 average of its neighbours) keeps hard cuts but ignores the sustained high scores of camera
@@ -170,7 +171,7 @@ def scan_video(
     threads: int = 2,
     config: ShotDetectorConfig | None = None,
     keyframe_dir: Path | None = None,
-    keyframe_every_s: float = 0.5,
+    keyframe_every_s: float = 1.0,
     keyframe_width: int = 640,
     progress: Progress | None = None,
 ) -> VideoScan:
@@ -243,6 +244,7 @@ def scan_video(
                     luma_std.append(st.std)
                     for tc in detector.process_frame(FrameTimecode(i, fps), bgr):
                         cuts.append(int(tc.frame_num))
+                        next_cand = min(next_cand, t)  # a new shot: take a candidate right away
                     scores.append(float(getattr(detector, "_frame_score", None) or 0.0))
                     if t >= next_cand:
                         next_cand = t + keyframe_every_s
