@@ -110,10 +110,10 @@ def test_speech_safe_starts() -> None:
 
 
 def test_a_long_credits_roll_at_the_end_is_not_used() -> None:
-    shots = _shots(40)  # 160 s of 4 s shots, then a 60 s credits roll and a last shot
-    shots.append(Shot(index=40, start=160.0, end=220.0, dominant_colours=("#203040",)))
-    shots.append(Shot(index=41, start=220.0, end=224.0, dominant_colours=("#ffffff",)))
-    scores = np.full(42, 0.4)
-    scores[40] = 1.0
+    shots = _shots(50)  # 200 s of 4 s shots, then a 60 s credits roll and a last shot
+    shots.append(Shot(index=50, start=200.0, end=260.0, dominant_colours=("#203040",)))
+    shots.append(Shot(index=51, start=260.0, end=264.0, dominant_colours=("#ffffff",)))
+    scores = np.full(52, 0.4)
+    scores[50] = 1.0
     plan = plan_trailer(_analysis(shots), get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, allow_spoilers=True)
-    assert 40 not in {c.shot_index for c in plan.cuts} and plan.excluded["end_credits"] == 1
+    assert 50 not in {c.shot_index for c in plan.cuts} and plan.excluded["end_credits"] == 1
