@@ -290,3 +290,30 @@ def test_cli_feedback_monitor_onboarding_and_delete(settings, tmp_path) -> None:
     bad.write_text('{"event_id": "x", "user_id": "u", "title_id": "t1", "angle_id": "action", "type": "like"}')
     res = runner.invoke(app, ["angles", "feedback", str(bad)])
     assert res.exit_code != 0 and "bad.jsonl:1" in str(res.exception)
+
+
+def test_evaluate_policy_from_the_catalog_log(settings) -> None:
+    from genperso.angles.evaluation import load_logged
+    from genperso.cli import app
+    from genperso.logs import configure_logging
+
+    configure_logging()
+    _titles("t1")
+    pol = AnglePolicy(settings, name="prod")
+    events = []
+    for i in range(150):
+        d = pol.choose(UserProfile(f"u{i}"), "t1", Context(), now=NOW)
+        events.append(FeedbackEvent(f"i{i}", d.user_id, "t1", d.angle_id, d.decision_id, "impression"))
+        if d.angle_id in ("drama", "family"):
+            events.append(FeedbackEvent(f"c{i}", d.user_id, "t1", d.angle_id, d.decision_id, "click"))
+    pol.choose(UserProfile("no-feedback"), "t1", Context(), now=NOW)
+    record_events(events, settings)
+    samples = load_logged(settings)
+    assert len(samples) == 150  # the decision without feedback has no reward yet
+    assert all(0 < s.propensity <= 1 and len(s.x) == pol.dim and s.angle_id in s.eligible for s in samples)
+    assert {s.reward for s in samples} == {0.0, 0.3}
+    res = CliRunner().invoke(app, ["evaluate-policy", "--candidate", "current", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["n"] == 150 and rep["dr"]["lo"] <= rep["dr"]["value"] <= rep["dr"]["hi"]
+    assert rep["logged_value"] == pytest.approx(np.mean([s.reward for s in samples]))

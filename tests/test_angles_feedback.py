@@ -147,8 +147,8 @@ def test_delete_user_removes_events_and_unlearns(setup) -> None:
         rows = list(s.scalars(sa.select(AngleDecisionRow).where(AngleDecisionRow.decision_id.in_([d.decision_id for d in gone]))))
         assert rows and all(r.user_id is None and r.features == [] and "session_id" not in r.context for r in rows)
     assert pol.store.session_angles("carol", "s1") == {}
-    assert pol.store.sticky_get("carol", f"t1:{gone[0].context['bucket']}:{pol.name}") is None
-    assert pol.store.sticky_get("bob", f"t1:{keep.context['bucket']}:{pol.name}") is not None
+    assert pol.store.sticky_get("carol", f"t1:{gone[0].context['bucket']}:{pol.name}:adult") is None
+    assert pol.store.sticky_get("bob", f"t1:{keep.context['bucket']}:{pol.name}:adult") is not None
     # late events for the deleted decisions teach nothing
     record_events([ev("c9", gone[0], "click")], settings)
     assert sum(v.n for v in _models(settings).values()) == pytest.approx(1.0)

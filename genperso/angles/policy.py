@@ -191,7 +191,7 @@ class AnglePolicy:
         sup = dict(support) if support is not None else self.support(title_id)
         elig_ids = eligible_ids(sup, angles)
         bucket = time_bucket(now, self.settings.stickiness_seconds)
-        sticky_key = f"{title_id}:{bucket}:{self.name}"
+        sticky_key = f"{title_id}:{bucket}:{self.name}:{context.maturity}"
         if self.settings.stickiness_seconds > 0:
             hit = self.store.sticky_get(user.user_id, sticky_key)
             if hit is not None and hit.angle_id in elig_ids:
