@@ -139,34 +139,74 @@ def throughput(n: int = 2000) -> dict:
     dt, cpu = time.perf_counter() - t, time.process_time() - c
     # wall-clock figure depends on what else runs on the machine; CPU seconds / 2 is what the
     # same work takes on 2 dedicated cores (an upper bound on time: spin-waiting is counted too)
-    return {"texts": n, "seconds": dt, "cpu_seconds": cpu, "texts_per_s": n / dt,
-            "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0]}
+    out = {"texts": n, "seconds": dt, "cpu_seconds": cpu, "texts_per_s": n / dt,
+           "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0]}
+    # the same kind of texts (fresh, uncached) through the classifier in "cued" mode, and the
+    # lexical pre-pass alone
+    from safety.base import get_classifier
+    from safety.text import analyse_text
+
+    fresh = [t + " x" for t in texts]
+    t = time.perf_counter()
+    res = get_classifier("text").classify_batch(fresh, semantic_mode="cued")  # type: ignore[call-arg]
+    out["cued_texts_per_s"] = n / (time.perf_counter() - t)
+    out["cued_fraction_embedded"] = sum(not any("skipped" in r for r in x.reasons) for x in res) / n
+    t = time.perf_counter()
+    for x in fresh:
+        analyse_text(x)
+    out["lexical_texts_per_s"] = n / (time.perf_counter() - t)
+    return out
 
 
-def extract_frames(film: Path, n: int) -> list[tuple[float, np.ndarray]]:
-    from safety.check import _sample_frames
+def extract_frames(film: Path, n: int, offset: float) -> list[tuple[float, np.ndarray]]:
+    import av
 
-    return _sample_frames(film, n, width=640)
+    # evenly spaced frames at (i + offset) / n of the duration, decoded at 640 px wide
+    with av.open(str(film)) as c:
+        s = c.streams.video[0]
+        duration = float(s.duration * s.time_base) if s.duration else c.duration / 1e6
+    return [_frame_at(film, min(duration - 0.05, duration * (i + offset) / n)) for i in range(n)]
 
 
-def image_bench(film: Path, n_frames: int) -> dict:
+def _frame_at(film: Path, t: float) -> tuple[float, np.ndarray]:
+    import av
+
+    with av.open(str(film)) as c:
+        st = c.streams.video[0]
+        tb = float(st.time_base)
+        c.seek(int(t / tb), stream=st, backward=True)
+        for fr in c.decode(st):
+            ft = float(fr.pts * tb)
+            if ft + 1e-3 >= t:
+                h = round(fr.height * 640 / fr.width) // 2 * 2
+                return ft, fr.to_ndarray(width=640, height=h, format="rgb24")
+    raise RuntimeError(f"no frame at {t}")
+
+
+def image_bench(film: Path, n_frames: int, offset: float) -> dict:
     from safety.check import check_frames
     from safety.image import ImageArtifact
+    from safety.policy import load_policy
 
+    pol = load_policy()
     t = time.perf_counter()
-    frames = extract_frames(film, n_frames)
+    frames = extract_frames(film, n_frames, offset)
     extract_s = time.perf_counter() - t
     check_frames([ImageArtifact(frames[0][1])])  # load models
     lat: list[float] = []
-    flagged_content: list[str] = []
+    cpu: list[float] = []
+    flagged: dict[str, list[str]] = {"adult": [], "kids": []}
     blank: list[str] = []
     for ts, rgb in frames:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         v = check_frames([ImageArtifact(rgb, f"{ts:.1f}s")])[0]
         lat.append((time.perf_counter() - t) * 1000)
-        content = {c: v.tier.get(c) for c in CONTENT_CATEGORIES if v.tier.get(c, "low") != "low"}
-        if content:
-            flagged_content.append(f"{ts:.1f}s {content}")
+        cpu.append((time.process_time() - c) * 1000)
+        content = {k: x for k, x in v.scores.items() if k in CONTENT_CATEGORIES}
+        for prof in flagged:
+            cv = pol.verdict(content, profile=prof)
+            if cv.decision != "allow":
+                flagged[prof].append(f"{ts:.1f}s {cv.label} {content[cv.label]:.2f}")
         if v.tier.get("blank", "low") in ("floor", "high"):
             blank.append(f"{ts:.1f}s (max luma {int(rgb.max())})")
     # synthetic unsafe stand-ins
@@ -188,8 +228,11 @@ def image_bench(film: Path, n_frames: int) -> dict:
     out = {
         "frames": len(frames),
         "extract_s": extract_s,
-        "content_fpr": len(flagged_content) / len(frames),
-        "content_flagged": flagged_content,
+        "frame_offset": offset,
+        "content_fpr_adult": len(flagged["adult"]) / len(frames),
+        "content_fpr_kids": len(flagged["kids"]) / len(frames),
+        "content_flagged_kids": flagged["kids"],
+        "cpu_ms_median": statistics.median(cpu),
         "blank_flagged": blank,
         "latency_ms_median": statistics.median(lat),
         "latency_ms_p95": float(np.percentile(lat, 95)),
@@ -199,11 +242,12 @@ def image_bench(film: Path, n_frames: int) -> dict:
         "classifiers": sorted(check_frames([ImageArtifact(black)])[0].models),
     }
     t = Table(title=f"Image gate on {film.name}: {len(frames)} frames")
-    for k in ("frames", "content_fpr", "latency_ms_median", "latency_ms_p95", "synthetic_black_blocked",
+    for k in ("frames", "frame_offset", "content_fpr_adult", "content_fpr_kids", "latency_ms_median", "latency_ms_p95",
+              "cpu_ms_median", "synthetic_black_blocked",
               "synthetic_illegible_blocked", "synthetic_legible_allowed"):
         t.add_row(k, f"{out[k]:.3f}" if isinstance(out[k], float) else str(out[k]))
     t.add_row("blank flagged", "; ".join(blank) or "none")
-    t.add_row("content flagged", "; ".join(flagged_content) or "none")
+    t.add_row("content flagged (kids)", "; ".join(flagged["kids"]) or "none")
     console.print(t)
     return out
 
@@ -213,25 +257,34 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--film", type=Path, default=None)
+    ap.add_argument("--frame-offset", type=float, default=0.25,
+                    help="frames at (i + offset)/n of the film; the skin-colour weighting of NudeNet was "
+                         "added after looking at offset 0.5 frames, so the default reports other frames")
     ap.add_argument("--no-images", action="store_true")
+    ap.add_argument("--no-text", action="store_true")
     args = ap.parse_args()
     from genperso.models.embed import get_embedder
 
     get_embedder()
     res: dict = {"bench": "safety", "split": args.split}
-    res["text"] = text_bench(args.split)
-    res["throughput"] = throughput()
-    tp = res["throughput"]
-    console.print(f"text throughput: {tp['texts_per_s']:.0f} texts/s wall, {tp['texts_per_s_2core_cpu']:.0f} texts/s "
-                  f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, torch threads {_threads()}, "
-                  f"load avg {tp['load_avg_1m']:.1f})")
+    if not args.no_text:
+        res["text"] = text_bench(args.split)
+        res["throughput"] = throughput()
+        _print_throughput(res["throughput"])
     if not args.no_images:
         film = args.film or default_film()
         if not film.exists():
             console.print(f"[red]film not found: {film}; image bench skipped")
         else:
-            res["image"] = image_bench(film, args.frames)
+            res["image"] = image_bench(film, args.frames, args.frame_offset)
     print(json.dumps(res, default=float))
+
+
+def _print_throughput(tp: dict) -> None:
+    console.print(f"text throughput: {tp['texts_per_s']:.0f} texts/s wall, {tp['texts_per_s_2core_cpu']:.0f} texts/s "
+                  f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, torch threads {_threads()}, "
+                  f"load avg {tp['load_avg_1m']:.1f}); cued mode {tp['cued_texts_per_s']:.0f}/s "
+                  f"({tp['cued_fraction_embedded']:.0%} embedded); lexical pre-pass {tp['lexical_texts_per_s']:.0f}/s")
 
 
 def _threads() -> int:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import structlog
+
 from genperso.errors import GenPersoError, InvalidInput
 from genperso.generators.base import Candidate
-from genperso.logs import get_logger
 
 from .base import Verdict
 from .check import check_audio, check_images, check_texts, check_video, combine_verdicts
@@ -32,7 +33,7 @@ from .policy import load_policy, policy_version, validate_profile
 
 __all__ = ["GateResult", "gate", "check_candidate", "GATE_KINDS"]
 
-log = get_logger("safety.gate")
+log = structlog.get_logger("safety.gate")
 GATE_KINDS: dict[str, str] = {"artwork": "image", "trailer": "video", "titles": "text", "remix": "audio"}
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 _VIDEO_EXT = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
@@ -132,8 +133,6 @@ def gate(
     review_id: str | None = None
     if record:
         review_id = _record(kind, profile, brand, title_id, gate_id, version, verdicts, by_rank, chosen)
-    elif chosen is None:
-        review_id = None
     log.info("safety gate", kind=kind, profile=profile, decision=decision,
              chosen=chosen.rank if chosen else None, checked=len(verdicts), review_id=review_id)
     return GateResult(decision, chosen, chosen_verdict, tuple(verdicts), version, review_id, gate_id)

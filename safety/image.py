@@ -170,7 +170,7 @@ class NudityClassifier(Classifier):
 
     name = "nudenet"
     modalities = ("image",)
-    version = "nudenet-320n"
+    version = "nudenet-320n+skin-1"
     optional = True
     min_detection = 0.45
 
@@ -190,29 +190,45 @@ class NudityClassifier(Classifier):
         self._det.onnx_session = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
         try:
-            self.version = f"nudenet-{metadata.version('nudenet')}-320n"  # type: ignore[misc]
+            self.version = f"nudenet-{metadata.version('nudenet')}-320n+skin-1"  # type: ignore[misc]
         except metadata.PackageNotFoundError:  # pragma: no cover
             pass
 
     def classify(self, artifact: Any) -> Scores:
         a: ImageArtifact = artifact
-        bgr = np.ascontiguousarray(_fit(a.rgb, 640)[:, :, ::-1])
+        rgb = _fit(a.rgb, 640)
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         with self._lock:
             dets = self._det.detect(bgr)
         score = 0.0
         reasons: list[str] = []
         for d in dets:
             cls, conf = d["class"], float(d["score"])
-            if conf < self.min_detection:
-                continue
             weight = _EXPOSED.get(cls) or _COVERED.get(cls)
-            if weight is None:
+            if weight is None or conf < self.min_detection:
                 continue
-            s = conf * weight if cls in _COVERED else max(conf, 0.6) * weight
-            if s > score:
-                score = s
-            reasons.append(f"nudenet: {cls.lower()} ({conf:.2f})")
+            # NudeNet fires at 0.5-0.7 on fur, skin-less cartoon bellies etc.: its confidence is
+            # ramped from 0.4 (nothing) to 0.8 (certain) and weighted by the share of
+            # skin-coloured pixels in the box (YCrCb skin range, any skin tone)
+            skin = _skin_fraction(rgb, d["box"])
+            s = weight * float(np.clip((conf - 0.4) / 0.4, 0.0, 1.0)) * float(np.clip((skin - 0.1) / 0.4, 0.0, 1.0))
+            score = max(score, s)
+            reasons.append(f"nudenet: {cls.lower()} ({conf:.2f}, skin {skin:.0%})")
+        if score < 0.35:
+            reasons = []
         return Scores({"sexual": float(min(1.0, score))}, tuple(reasons[:4]))
+
+
+def _skin_fraction(rgb: np.ndarray, box: list[int]) -> float:
+    import cv2
+
+    x, y, w, h = (max(0, int(v)) for v in box)
+    region = rgb[y : y + h, x : x + w]
+    if region.size == 0:
+        return 0.0
+    ycc = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2YCrCb)
+    Y, Cr, Cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return float(((Cr >= 135) & (Cr <= 175) & (Cb >= 85) & (Cb <= 130) & (Y > 60)).mean())
 
 
 # zero-shot prompts: "safe" prompts absorb ordinary film/artwork content

@@ -46,9 +46,9 @@ class Normalised:
 
 def fold(text: str) -> str:
     """Lower-case, NFKC, homoglyphs to ASCII, accents stripped, invisible characters removed."""
-    t = unicodedata.normalize("NFKC", text).translate(_HOMOGLYPHS)
+    t = unicodedata.normalize("NFKC", text).lower().translate(_HOMOGLYPHS)
     t = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
-    return t.translate(_HOMOGLYPHS).lower()
+    return t.translate(_HOMOGLYPHS)
 
 
 def _deleet(token: str) -> str:

@@ -168,3 +168,41 @@ def test_audio_explicit_flags_and_transcript() -> None:
     assert check_audio(meta, transcript="let's smoke weed and get high", profile="teen").decision == "block"
     with pytest.raises(InvalidInput):
         check_audio({"tracks": "nope"})
+
+
+class _CannedDetector:
+    """Adapter standing in for NudeNet's detector: returns fixed detections (no real nudity needed)."""
+
+    def __init__(self, detections: list[dict]) -> None:
+        self.detections = detections
+
+    def detect(self, image: np.ndarray) -> list[dict]:
+        assert image.ndim == 3 and image.shape[2] == 3
+        return self.detections
+
+
+def test_nudity_scoring_weights_confidence_and_skin() -> None:
+    from safety.base import get_classifier
+    from safety.image import ImageArtifact, NudityClassifier
+
+    clf = get_classifier("nudenet")
+    assert isinstance(clf, NudityClassifier)
+    skin = np.zeros((120, 160, 3), np.uint8)
+    skin[:] = (224, 172, 140)  # a skin tone
+    fur = np.full((120, 160, 3), 235, np.uint8)  # white cartoon fur
+    det = [{"class": "FEMALE_BREAST_EXPOSED", "score": 0.9, "box": [10, 10, 100, 80]}]
+    real = clf._det
+    try:
+        clf._det = _CannedDetector(det)
+        high = clf.classify(ImageArtifact(skin))
+        low = clf.classify(ImageArtifact(fur))
+        clf._det = _CannedDetector([{**det[0], "score": 0.5}])
+        unsure = clf.classify(ImageArtifact(skin))
+        clf._det = _CannedDetector([{"class": "FACE_FEMALE", "score": 0.99, "box": [0, 0, 50, 50]}])
+        face = clf.classify(ImageArtifact(skin))
+    finally:
+        clf._det = real
+    assert high.scores["sexual"] >= 0.85 and high.reasons
+    assert low.scores["sexual"] == 0.0
+    assert 0.0 < unsure.scores["sexual"] < 0.35
+    assert face.scores["sexual"] == 0.0

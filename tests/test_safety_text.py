@@ -26,6 +26,7 @@ OBFUSCATED = [
     Case("s.h.i.t show", "profanity"),
     Case("fuuuuuck yeah", "profanity"),
     Case("\u0455\u04bb\u0456t just got real", "profanity"),  # Cyrillic homoglyphs
+    Case("\u0405\u04ba\u0406T JUST GOT REAL", "profanity"),  # upper-case Cyrillic homoglyphs
     Case("you stupid b!tch", "profanity"),
     Case("\uff26\uff35\uff23\uff2b it", "profanity"),  # fullwidth
     Case("hardcore p0rn mix", "sexual"),
