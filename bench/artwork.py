@@ -40,7 +40,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-console = Console(stderr=True)
+console = Console(stderr=True, width=170)
 
 
 def default_film() -> Path:

@@ -190,5 +190,5 @@ def test_keyframe_preselection_decodes_only_the_picks(film: Path, tmp_path: Path
         out = ArtworkGenerator().generate(req)
         sel = out.candidates[0].record["selection"]
         assert sel["mode"] == "analysis-keyframes" and sel["frames_prescored"] >= 4
-        assert sel["frames_decoded"] <= 1 + 3
+        assert sel["frames_decoded"] <= 1 + 2
         assert _shot_name(out.candidates[0]).startswith(want)

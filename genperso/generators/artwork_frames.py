@@ -224,7 +224,7 @@ def detect_faces(rgb: np.ndarray, max_width: int = 400) -> tuple[FaceBox, ...]:
     if scale < 1.0:
         grey = cv2.resize(grey, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
     grey = cv2.equalizeHist(grey)
-    found = _face_cascade().detectMultiScale(grey, scaleFactor=1.2, minNeighbors=5, minSize=(18, 18))
+    found = _face_cascade().detectMultiScale(grey, scaleFactor=1.2, minNeighbors=5, minSize=(24, 24))
     gh, gw = grey.shape
     boxes = [FaceBox(x / gw, y / gh, fw / gw, fh / gh) for (x, y, fw, fh) in (found if len(found) else [])]
     return tuple(sorted(boxes, key=lambda b: -b.area))
@@ -282,7 +282,8 @@ def measure_frame(rgb: np.ndarray, *, faces: bool = True) -> FrameMetrics:
     h, w = rgb.shape[:2]
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     # sharpness at a fixed 720-line scale so 4K and 480p sources compare
-    g720 = cv2.resize(grey, (max(1, int(w * 720 / h)), 720), interpolation=cv2.INTER_AREA) if h != 720 else grey
+    # (sources above 720 lines are reduced; smaller ones, e.g. analysis keyframes, measured as they are)
+    g720 = cv2.resize(grey, (max(1, int(w * 720 / h)), 720), interpolation=cv2.INTER_AREA) if h > 720 else grey
     sharp = float(cv2.Laplacian(g720, cv2.CV_32F).var())
     acut = sharp / max(float(g720.astype(np.float32).var()), 1.0)
     luma = grey.astype(np.float32) / 255.0

@@ -5,7 +5,7 @@ Two stages keep the work small. Shots are first ranked by the shared shot scorer
 black, blank and very short shots are dropped, and one safe time per shot is chosen (an analysis
 keyframe time away from the shot's boundaries and fades). When the analysis keyframes (<= 640 px
 JPEGs under ``data_dir``) are on disk, the shortlist's keyframes are scored on those and only
-the picks plus three spares are decoded at full resolution and re-scored there. Otherwise the
+the picks plus two spares are decoded at full resolution and re-scored there. Otherwise the
 whole shortlist is decoded: only a shortlist of shots
 (``2 x candidates + 2``) is decoded at full resolution, each at the sharpest frame within
 +-0.2 s of its time; a time moves (inside the shot's safe range, by at most 1.5 s) to shortly
@@ -167,11 +167,13 @@ def _load_rgb(path: Path) -> np.ndarray | None:
 
 
 def _score(si: int, frame: ExtractedFrame, shots: Sequence[Shot], shot_scores: np.ndarray, angle: Angle,
-           pinned: bool = False) -> FramePick:
+           pinned: bool = False, faces_from: FramePick | None = None) -> FramePick:
+    """Measure and score one frame. ``faces_from``: reuse the faces found on the analysis
+    keyframe this frame was decoded for (same time +-0.2 s) instead of running Haar again."""
     shot = shots[si]
-    m = measure_frame(frame.rgb)
+    m = measure_frame(frame.rgb, faces=faces_from is None)
     known = shot.faces if shot.keyframe_times and abs(frame.time - shot.keyframe_times[0]) <= 0.3 else ()
-    faces = _merge_faces(m.faces, known)
+    faces = _merge_faces(faces_from.faces if faces_from is not None else m.faces, known)
     ss = float(shot_scores[si]) if si < len(shot_scores) else 0.5
     score, terms = frame_score(ss, m, faces, angle)
     return FramePick(si, frame.time, frame, m, faces, score, terms, pinned)
@@ -243,18 +245,18 @@ def select_frames(
     prescored: list[FramePick] = []
     if data_dir is not None:
         for s in shortlist:
-            for t, path in _keyframe_images(s, data_dir, limit=per_shot + 1):
+            for t, path in _keyframe_images(s, data_dir, limit=per_shot):
                 rgb = _load_rgb(path)
                 if rgb is not None:
                     prescored.append(_score(s.index, ExtractedFrame(t, t, rgb), shots, shot_scores, angle))
     mode = "analysis-keyframes" if prescored else "full-resolution"
     if prescored:
         # rank on the small keyframes, then decode the winners (and spares) at full resolution
-        ranked = _greedy(prescored, picks, min(len(prescored), n + 3 + len(picks)), allow_same_shot, max_similarity)
+        ranked = _greedy(prescored, picks, min(len(prescored), n + 2 + len(picks)), allow_same_shot, max_similarity)
         wanted = [p for p in ranked if not p.pinned]
         frames = extract_frames(source, [p.time for p in wanted], sharpest=True)
         decoded += len(frames)
-        pool = [_score(p.shot_index, f, shots, shot_scores, angle) for p, f in zip(wanted, frames)]
+        pool = [_score(p.shot_index, f, shots, shot_scores, angle, faces_from=p) for p, f in zip(wanted, frames)]
     else:
         requests: list[tuple[int, float]] = []
         for s in shortlist:
