@@ -93,9 +93,15 @@ def check_images(
         rgb, scale = load_image(p)
         box = None
         if title_box is not None:
-            box = tuple(int(round(v * scale)) for v in title_box)
-            if scale < 1.0:
-                box = (box[0], box[1], max(1, box[2]), max(1, box[3]))
+            x, y, w, h = (int(v) for v in title_box)
+            H, W = round(rgb.shape[0] / scale), round(rgb.shape[1] / scale)
+            if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > W or y + h > H:
+                raise InvalidInput(f"title_box {title_box} is outside the {W}x{H} image {p}", field="title_box")
+            if scale < 1.0:  # the image was downscaled on load: scale the box, keep it inside
+                x, y = min(int(x * scale), rgb.shape[1] - 1), min(int(y * scale), rgb.shape[0] - 1)
+                w = max(1, min(round(w * scale), rgb.shape[1] - x))
+                h = max(1, min(round(h * scale), rgb.shape[0] - y))
+            box = (x, y, w, h)
         artifacts.append(ImageArtifact(rgb, str(p), title_text, box))  # type: ignore[arg-type]
     return check_frames(artifacts, profile=profile)
 

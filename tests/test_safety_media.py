@@ -206,3 +206,12 @@ def test_nudity_scoring_weights_confidence_and_skin() -> None:
     assert low.scores["sexual"] == 0.0
     assert 0.0 < unsure.scores["sexual"] < 0.35
     assert face.scores["sexual"] == 0.0
+
+
+def test_title_box_on_downscaled_large_image(tmp_path: Path) -> None:
+    big = np.kron(_titled(bg=15, fg=245), np.ones((8, 8, 1), np.uint8))  # 1440x2560 -> scaled to 1280 wide
+    path = _save(big, tmp_path / "big.png")
+    v = check_images([path], title_text="Big Day", title_box=(320, 480, 1920, 480))[0]
+    assert v.decision == "allow" and v.scores["legibility"] == 0.0
+    with pytest.raises(InvalidInput, match="outside"):
+        check_images([path], title_box=(2000, 0, 1000, 100))
