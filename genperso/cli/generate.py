@@ -11,7 +11,7 @@ __all__ = ["generate_app", "register", "GENERATE_MODULES"]
 generate_app = typer.Typer(help="Generate assets for a title and angle (trailer, artwork, titles).", no_args_is_help=True)
 
 # Modules (relative to genperso.cli) that add a command to ``generate_app``. Add a line per kind.
-GENERATE_MODULES: tuple[str, ...] = ("gen_trailer", "gen_artwork")
+GENERATE_MODULES: tuple[str, ...] = ("gen_trailer", "gen_artwork", "gen_titles")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 # Modules (relative to this package) that register generators. Add a line per generator.
-GENERATOR_MODULES: tuple[str, ...] = ("artwork", "trailer", "remix")
+GENERATOR_MODULES: tuple[str, ...] = ("artwork", "trailer", "remix", "titles")
 
 
 def load_generators() -> None:
