@@ -58,6 +58,10 @@ class Experiment:
         validate_id(self.name, "experiment name")
         if set(self.variants) != set(self.weights):
             raise InvalidInput("experiment variants and weights must name the same arms")
+        names = [p.name for p in self.variants.values()]
+        if len(set(names)) != len(names):
+            raise InvalidInput("each experiment arm needs a policy with its own name (decision ids and stickiness "
+                               "are per policy name)")
 
     def choose(self, user: UserProfile, title_id: str, context: Context, *, now: dt.datetime | None = None
                ) -> AngleDecision:
