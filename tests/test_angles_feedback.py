@@ -152,3 +152,13 @@ def test_delete_user_removes_events_and_unlearns(setup) -> None:
     # late events for the deleted decisions teach nothing
     record_events([ev("c9", gone[0], "click")], settings)
     assert sum(v.n for v in _models(settings).values()) == pytest.approx(1.0)
+
+
+def test_reward_mode_is_configurable_on_the_policy(settings) -> None:
+    with session_scope() as s:
+        s.add(TitleRow(id="t1", name="t1", genres=[]))
+    pol = AnglePolicy(settings, reward=RewardConfig(mode="click"))
+    d = pol.choose(UserProfile("zed"), "t1", Context(), now=NOW)
+    assert pol.update([ev("z1", d, "play_start", 5.0)]) == 1
+    with session_scope(settings) as s:
+        assert s.get(AngleDecisionRow, d.decision_id).reward == 1.0  # click mode: a user-started play counts

@@ -63,6 +63,7 @@ class AnglePolicy:
         angles: AngleCatalog | None = None,
         log_decisions: bool = True,
         shadow: AnglePolicy | None = None,
+        reward: Any | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.config = config or BanditConfig()
@@ -71,6 +72,7 @@ class AnglePolicy:
         self._angles = angles
         self.log_decisions = log_decisions
         self.shadow = shadow
+        self.reward = reward  # events.RewardConfig used by update(); None = the default composite reward
         self._lock = threading.Lock()
         self._post: Posterior | None = None
         self._post_key: Any = None
@@ -286,7 +288,7 @@ class AnglePolicy:
         """Store feedback events and apply them to the bandit; returns how many were new."""
         from .events import record_events
 
-        accepted, _dup = record_events(events, self.settings, store=self.store)
+        accepted, _dup = record_events(events, self.settings, store=self.store, reward=self.reward)
         self.invalidate()
         return accepted
 
