@@ -162,3 +162,32 @@ def test_reward_mode_is_configurable_on_the_policy(settings) -> None:
     assert pol.update([ev("z1", d, "play_start", 5.0)]) == 1
     with session_scope(settings) as s:
         assert s.get(AngleDecisionRow, d.decision_id).reward == 1.0  # click mode: a user-started play counts
+
+
+def test_concurrent_feedback_is_never_lost(setup) -> None:
+    import threading
+
+    from genperso.errors import Retryable
+
+    settings, pol = setup
+    decisions = [pol.choose(UserProfile(f"c{i}"), "t1", Context(), now=NOW) for i in range(40)]
+    errors: list[Exception] = []
+
+    def worker(chunk) -> None:  # type: ignore[no-untyped-def]
+        for d in chunk:
+            for _attempt in range(200):
+                try:
+                    record_events([ev(f"x{d.user_id}", d, "click")], settings)
+                    break
+                except Retryable:
+                    continue
+            else:  # pragma: no cover
+                errors.append(RuntimeError("never stored"))
+
+    threads = [threading.Thread(target=worker, args=(decisions[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(v.n for v in _models(settings).values()) == pytest.approx(40.0)

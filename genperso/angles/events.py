@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..catalog.angles import AngleDecisionRow, AngleEventRow, AngleUserProfileRow
 from ..catalog.db import session_scope
 from ..config import Settings, get_settings
-from ..errors import InvalidInput
+from ..errors import InvalidInput, Retryable
 from ..logs import get_logger
 from ..types import validate_id
 from .bandit import Delta
@@ -142,7 +143,22 @@ def record_events(
     store: StateStore | None = None,
     reward: RewardConfig | None = None,
 ) -> tuple[int, int]:
-    """Store events (idempotent by event_id) and apply their rewards; returns (accepted, duplicates)."""
+    """Store events (idempotent by event_id) and apply their rewards; returns (accepted, duplicates).
+
+    Events and the state update form one transaction; a concurrent writer that wins the race makes
+    this call raise ``Retryable`` (nothing stored), and retrying is safe because of the event ids."""
+    try:
+        return _record(events, settings, store, reward)
+    except (OperationalError, IntegrityError) as exc:
+        raise Retryable(f"feedback not stored, the catalog was busy or raced: {type(exc).__name__}; retry") from exc
+
+
+def _record(
+    events: Sequence[FeedbackEvent],
+    settings: Settings | None,
+    store: StateStore | None,
+    reward: RewardConfig | None,
+) -> tuple[int, int]:
     settings = settings or get_settings()
     if len(events) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} events per call, got {len(events)}")
