@@ -236,7 +236,15 @@ def _invalidate(settings: Settings) -> None:
 
 
 def delete_user(user_id: str, settings: Settings | None = None, *, store: StateStore | None = None) -> dict[str, int]:
-    """Remove a user's events, profile and sessions; unlearn and anonymise their decisions."""
+    """Remove a user's events, profile, sessions and sticky decisions; unlearn and anonymise their
+    decisions (kept for aggregate monitoring without user id, features or session)."""
+    try:
+        return _delete_user(user_id, settings, store)
+    except OperationalError as exc:
+        raise Retryable(f"user not deleted, the catalog was busy: {exc.__class__.__name__}; retry") from exc
+
+
+def _delete_user(user_id: str, settings: Settings | None, store: StateStore | None) -> dict[str, int]:
     settings = settings or get_settings()
     validate_id(user_id, "user id")
     store = store or make_store(settings)
