@@ -33,6 +33,7 @@ __all__ = [
     "ScoreBreakdown",
     "combined_scores",
     "score_breakdown",
+    "angle_contrast",
     "default_scorers",
     "percentile_ranks",
     "shot_features",
@@ -321,3 +322,19 @@ def combined_scores(
     """One combined score per shot (0..1). Default scorers: ``default_scorers()``; weights:
     ``DEFAULT_WEIGHTS`` (features 1.0, transcript 0.5, clip 0.75), overridable per scorer name."""
     return score_breakdown(analysis, angle, scorers, weights).combined
+
+
+def angle_contrast(analysis: TitleAnalysis, angle: Angle, angles: Sequence[Angle]) -> np.ndarray:
+    """How much better each shot fits ``angle`` than its nearest neighbouring angle (the other
+    angle whose feature scores correlate most with this one's on this title) and than the average
+    angle, as per-title percentile ranks 0..1. Mixing this in keeps cuts for neighbouring angles
+    (comedy vs family, romance vs drama) from converging on the same generally-good shots."""
+    n = len(analysis.shots)
+    fs = FeatureScorer()
+    others = [fs.score_shots(analysis, a) for a in angles if a.id != angle.id]
+    if n < 2 or not others:
+        return np.full(n, 0.5)
+    own = fs.score_shots(analysis, angle)
+    corr = [float(np.corrcoef(own, o)[0, 1]) if np.std(o) > 0 and np.std(own) > 0 else -1.0 for o in others]
+    nearest = others[int(np.argmax(corr))]
+    return percentile_ranks(own - 0.5 * nearest - 0.5 * np.mean(others, axis=0))

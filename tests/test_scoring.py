@@ -225,3 +225,22 @@ def test_clip_loader_errors(tmp_path: Path) -> None:
         get_clip()
     with pytest.raises(InvalidInput, match="config.json"):
         ClipModel(tmp_path)
+
+
+def test_angle_contrast_separates_neighbouring_angles() -> None:
+    from genperso.angles.catalog import load_angles
+    from genperso.scoring import angle_contrast
+
+    face = FaceBox(x=0.4, y=0.2, w=0.25, h=0.4)
+    shots = [Shot(index=i, start=3.0 * i, end=3.0 * i + 3, faces=(face,), face_count=1, max_face_area=face.area,
+                  motion=0.01, audio_rms_db=-30.0, speech_ratio=0.9 if i % 2 else 0.0, brightness=0.5 + 0.01 * i)
+             for i in range(10)]
+    analysis = _analysis(shots)
+    angles = list(load_angles())
+    drama = angle_contrast(analysis, get_angle("drama"), angles)
+    romance = angle_contrast(analysis, get_angle("romance"), angles)
+    talk = [i for i in range(10) if i % 2]
+    quiet = [i for i in range(10) if not i % 2]
+    assert drama[talk].mean() > drama[quiet].mean() and romance[quiet].mean() > romance[talk].mean()
+    assert np.all((drama >= 0) & (drama <= 1))
+    assert np.all(angle_contrast(analysis, get_angle("drama"), [get_angle("drama")]) == 0.5)

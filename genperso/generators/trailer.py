@@ -25,7 +25,8 @@ from ..config import get_settings
 from ..errors import InvalidInput, MediaError
 from ..logs import get_logger
 from ..media.ffmpeg import measure_loudness
-from ..scoring import Scorer, default_scorers, score_breakdown
+from ..angles.catalog import load_angles
+from ..scoring import Scorer, angle_contrast, default_scorers, score_breakdown
 from ..types import TitleAnalysis, canonical_json
 from .base import Candidate, GenerationOutput, GenerationRequest, Generator, GeneratorConfig, register
 from .trailer_card import cased, render_title_card
@@ -51,6 +52,9 @@ class TrailerConfig(GeneratorConfig):
     card_seconds: float = 3.0
     ambience_db: float = -10.0  # film sound outside dialogue, relative to dialogue level
     max_size_class: int = 720  # output height class (16:9) / width (9:16)
+    # share of the shot score that is "fits this angle better than its neighbours" (angle_contrast)
+    # rather than "fits this angle": keeps e.g. romance and drama cuts of one film apart
+    distinct_weight: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class TrailerGenerator(Generator):
         t0 = time.perf_counter()
         scorers = self.scorers if self.scorers is not None else default_scorers(data_dir)
         bd = score_breakdown(analysis, angle, scorers)
+        contrast = angle_contrast(analysis, angle, list(load_angles()))
+        final = (1.0 - cfg.distinct_weight) * bd.combined + cfg.distinct_weight * contrast
         t_score = time.perf_counter() - t0
         tracks: list[dict[str, Any]] = []
         if p.music != "film":
@@ -188,7 +194,7 @@ class TrailerGenerator(Generator):
         for k in range(p.candidates):
             cdir = out_dir if p.candidates == 1 else out_dir / f"candidate-{k}"
             cdir.mkdir(parents=True, exist_ok=True)
-            rec, files = self._one(k, request, analysis, p, cfg, bd, tracks, src, data_dir, cdir)
+            rec, files = self._one(k, request, analysis, p, cfg, bd, contrast, final, tracks, src, data_dir, cdir)
             candidates.append((rec["plan_score"], files, rec))
         candidates.sort(key=lambda x: -x[0])
         out = tuple(Candidate(rank=i, score=float(s), files=f, record=r) for i, (s, f, r) in enumerate(candidates))
@@ -197,7 +203,8 @@ class TrailerGenerator(Generator):
                                 timings={"score_s": round(t_score, 3), "total_s": round(time.perf_counter() - t_all, 3)})
 
     def _one(self, k: int, request: GenerationRequest, analysis: TitleAnalysis, p: TrailerParams, cfg: TrailerConfig,
-             bd: Any, tracks: list[dict[str, Any]], src: Path, data_dir: Path, cdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+             bd: Any, contrast: np.ndarray, final: np.ndarray, tracks: list[dict[str, Any]], src: Path, data_dir: Path,
+             cdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
         from ..media.grade import GRADE_VERSION, lut3d_filter
         from ..media.probe import probe
 
@@ -216,7 +223,7 @@ class TrailerGenerator(Generator):
         timings["music_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        plan = plan_trailer(analysis, angle, bd.combined, beats, float(p.duration), fps=fps,
+        plan = plan_trailer(analysis, angle, final, beats, float(p.duration), fps=fps,
                             card_seconds=cfg.card_seconds, allow_spoilers=p.allow_spoilers,
                             spoiler_guard_fraction=p.spoiler_guard_fraction, variant=k)
         W, H = output_size(analysis.stream.width, analysis.stream.height, p.aspect, cfg.max_size_class)
@@ -263,12 +270,13 @@ class TrailerGenerator(Generator):
         weights = np.array([c.duration for c in plan.cuts])
         plan_score = float(np.average([c.score for c in plan.cuts], weights=weights))
         align = beat_alignment(plan, beats)
+        pos_of = {s.index: i for i, s in enumerate(analysis.shots)}
         shots = []
         for c, win in zip(plan.cuts, crops):
             shots.append({
                 "index": c.shot_index, "source_in": c.src_in, "source_out": c.src_out, "timeline_in": c.tl_in,
                 "timeline_out": c.tl_out, "frames": c.frames, "phase": c.phase, "speech_lines": c.speech_lines,
-                "scores": bd.shot(c.shot_index) if c.shot_index < len(bd.combined) else {"combined": c.score},
+                "scores": _shot_scores(bd, contrast, final, pos_of[c.shot_index]),
                 "crop": win.to_dict(),
             })
         record: dict[str, Any] = {
@@ -311,6 +319,13 @@ class TrailerGenerator(Generator):
         log.info("trailer.generated", title=analysis.title_id, angle=angle.id, duration=p.duration, aspect=p.aspect,
                  shots=len(plan.cuts), bed=bed.track_id or bed.source, render_s=round(timings["video_s"], 2))
         return record, files
+
+
+def _shot_scores(bd: Any, contrast: np.ndarray, final: np.ndarray, pos: int) -> dict[str, float]:
+    out = bd.shot(pos)
+    out["angle_contrast"] = round(float(contrast[pos]), 4)
+    out["final"] = round(float(final[pos]), 4)
+    return out
 
 
 def _bed_duration(bed: MusicBed, analysis: TitleAnalysis) -> float | None:
