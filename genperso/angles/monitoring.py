@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,22 +61,26 @@ def monitor(settings: Settings | None = None, *, window_hours: float = 24.0, n_w
     width = dt.timedelta(hours=window_hours)
     start = end - width * n_windows
     counts = np.zeros((n_windows, len(ids)))
-    rewards: dict[str, list[float]] = defaultdict(list)
-    served: set[tuple[str, str]] = set()
-    eligible: dict[str, set[str]] = {}
-    n = 0
+    index = {a: i for i, a in enumerate(ids)}
+    D = AngleDecisionRow
     with session_scope(settings) as s:
-        q = sa.select(AngleDecisionRow.created_at, AngleDecisionRow.title_id, AngleDecisionRow.angle_id,
-                      AngleDecisionRow.reward, AngleDecisionRow.eligible)
-        for created, title, angle, reward, elig in s.execute(q):
-            n += 1
-            served.add((title, angle))
-            eligible.setdefault(title, set()).update(elig or [angle])
-            if reward is not None:
-                rewards[angle].append(float(reward))
-            if start <= created < end and angle in ids:
+        n = int(s.scalar(sa.select(sa.func.count()).select_from(D)) or 0)
+        q = (sa.select(D.created_at, D.angle_id).where(D.created_at >= start, D.created_at < end))
+        for created, angle in s.execute(q.execution_options(yield_per=5000)):
+            if angle in index:
                 w = min(n_windows - 1, int((created - start) / width))
-                counts[w, ids.index(angle)] += 1
+                counts[w, index[angle]] += 1
+        reward_rows = s.execute(sa.select(D.angle_id, sa.func.count(D.reward), sa.func.avg(D.reward))
+                                .where(D.reward.is_not(None)).group_by(D.angle_id)).all()
+        served = {(t, a) for t, a in s.execute(sa.select(D.title_id, D.angle_id).distinct())}
+        # eligible set per title: from its most recent decision (eligibility changes with re-analysis)
+        latest = (sa.select(D.title_id, sa.func.max(D.created_at).label("ts")).group_by(D.title_id).subquery())
+        eligible: dict[str, set[str]] = {}
+        for title, elig, angle in s.execute(
+                sa.select(D.title_id, D.eligible, D.angle_id).join(
+                    latest, sa.and_(D.title_id == latest.c.title_id, D.created_at == latest.c.ts))):
+            eligible.setdefault(title, set()).update(elig or [angle])
+    rewards = {a: (int(c), float(m or 0.0)) for a, c, m in reward_rows}
     windows, alerts = [], []
     for w in range(n_windows):
         total = counts[w].sum()
@@ -94,9 +98,9 @@ def monitor(settings: Settings | None = None, *, window_hours: float = 24.0, n_w
     n_elig = sum(len(v) for v in eligible.values())
     return MonitorReport(
         windows=windows, alerts=alerts,
-        reward_per_angle={a: {"n": len(rewards[a]), "mean": float(np.mean(rewards[a])) if rewards[a] else 0.0}
-                          for a in ids},
+        reward_per_angle={a: {"n": rewards.get(a, (0, 0.0))[0], "mean": rewards.get(a, (0, 0.0))[1]} for a in ids},
         coverage=len(served) / (len(titles) * len(ids)) if titles else 0.0,
-        eligible_coverage=len(served) / n_elig if n_elig else 0.0,
+        eligible_coverage=(len({(t, a) for t, a in served if a in eligible.get(t, set())}) / n_elig
+                           if n_elig else 0.0),
         decisions=n,
     )
