@@ -143,7 +143,8 @@ def test_pinned_time_and_same_shot(film: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "params",
     [{"candidates": 0}, {"candidates": 17}, {"candidates": "many"}, {"candidates": True}, {"formats": ["square"]},
-     {"pinned_time": -1}, {"pinned_time": 99.0}, {"pinned_shot": 42}, {"restyle": 0.5}],
+     {"pinned_time": -1}, {"pinned_time": 99.0}, {"pinned_shot": 42}, {"restyle": 0.5}, {"restyle": "x"},
+     {"restyle_steps": 0}, {"safety_profile": "toddler"}],
 )
 def test_bad_params(film: Path, tmp_path: Path, params: dict) -> None:
     with pytest.raises(InvalidInput):

@@ -119,13 +119,14 @@ def test_generator_restyle_path(configured: Path, tmp_path: Path) -> None:
     film = tmp_path / "film.mp4"
     make_stills_film(film, [FRAMES[k] for k in ORDER], [DUR] * len(ORDER))
     req = GenerationRequest(angle=get_angle("comedy"), out_dir=tmp_path / "out", title=TitleInfo("tiny", "Tiny"),
-                            analysis=_analysis(), params={"candidates": 1, "formats": "tile", "restyle": 0.5},
+                            analysis=_analysis(), params={"candidates": 1, "formats": "tile", "restyle": 0.5, "restyle_steps": 2},
                             seed=3, source_path=film)
     gen = ArtworkGenerator()
     out = gen.generate(req)
     rec = out.candidates[0].record
     assert out.model_revisions["diffusion"] == "tiny-rev-1" == gen.model_revisions()["diffusion"]
     assert rec["generative"]["revision"] == "tiny-rev-1" and rec["generative"]["seed"] == 4  # seed + rank
+    assert rec["generative"]["steps"] == 2
     assert rec["safety"]["requires_image_check"] is True
     assert rec["safety"]["generated_pixels_check"] == rec["generative"]["safety"]
     assert rec["safety"]["generative"] == rec["generative"]["used"]

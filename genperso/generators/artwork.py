@@ -9,7 +9,9 @@ model revisions). Candidates are ranked best first so the safety gate can fall b
 Parameters (``request.params``): ``candidates`` (default 4, 1..settings.max_candidates),
 ``formats`` (subset of hero/poster/tile/mobile), ``allow_same_shot`` (default False),
 ``pinned_shot`` / ``pinned_time`` (candidate 1 uses that shot / exact time), ``restyle``
-(img2img strength for the optional diffusion stage; only when ``settings.diffusion_model`` is set).
+(img2img strength for the optional diffusion stage; only when ``settings.diffusion_model`` is set),
+``restyle_steps`` (default 20) and ``safety_profile`` (profile the generated pixels are checked
+against, default the strictest, "kids").
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ArtworkParams:
     pinned_time: float | None = None
     restyle: float | None = None
     safety_profile: str = "kids"  # profile generated pixels are checked against (strictest by default)
+    restyle_steps: int = 20
 
 
 def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> ArtworkParams:
@@ -102,11 +105,15 @@ def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> Ar
             raise InvalidInput(f"restyle must be a strength in (0, 1], got {restyle!r}", field="restyle") from None
         if not (0.0 < restyle <= 1.0):
             raise InvalidInput(f"restyle strength must be in (0, 1], got {restyle}", field="restyle")
+    steps = params.get("restyle_steps", 20)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (1 <= int(steps) <= 100):
+        raise InvalidInput(f"restyle_steps must be an integer 1..100, got {steps!r}", field="restyle_steps")
     profile = str(params.get("safety_profile", "kids"))
     if profile not in ("kids", "teen", "adult"):
         raise InvalidInput(f"safety_profile must be kids, teen or adult, got {profile!r}", field="safety_profile")
     return ArtworkParams(
         safety_profile=profile,
+        restyle_steps=int(steps),
         candidates=int(raw),
         formats=tuple(dict.fromkeys(formats)),
         allow_same_shot=bool(params.get("allow_same_shot", False)),
@@ -242,7 +249,7 @@ class ArtworkGenerator(Generator):
         generative: dict[str, Any] | None = None
         if restyler is not None and params.restyle is not None:
             styled, generative = restyler.restyle(rgb, angle, strength=params.restyle, seed=request.seed + rank,
-                                                  safety_profile=params.safety_profile)
+                                                  steps=params.restyle_steps, safety_profile=params.safety_profile)
             # generated pixels the safety check blocks are discarded: the real frame is used
             generative["used"] = generative["safety"].get("decision") != "block"
             if generative["used"]:
