@@ -74,7 +74,8 @@ def text_bench(split: str) -> dict:
     verdicts = {p: check_texts(texts, profile=p) for p in ("kids", "adult")}
     base = [float(x) >= 0.5 for x in predict_prob(texts)]
     table = Table(title=f"Text gate vs alt-profanity-check ({split} split, n={len(rows)})")
-    for col in ("category", "n", "gate P (kids)", "gate R (kids)", "gate R (adult, severe)", "baseline P", "baseline R"):
+    cols = ("category", "n", "gate P (kids)", "gate R (kids)", "gate R (adult, severe)", "baseline P", "baseline R")
+    for col in cols:
         table.add_column(col, justify="right")
     per_cat: dict[str, dict] = {}
     for cat in CONTENT_CATEGORIES:
@@ -117,12 +118,55 @@ def text_bench(split: str) -> dict:
     console.print(f"hard negatives (n={len(hard)}): FPR adult {out['hard_negative_fpr_adult']:.3f}, kids "
                   f"{out['hard_negative_fpr_kids']:.3f}; baseline {out['baseline_hard_negative_fpr']:.3f}")
     misses = [f"{r['text']!r} ({r['label']})" for r, f in zip(rows, flag_k) if r["label"] != "safe" and not f]
-    fps = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["adult"], flag_a) if r["label"] == "safe" and f]
-    fpk = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["kids"], flag_k) if r["label"] == "safe" and f]
+    fps = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["adult"], flag_a)
+           if r["label"] == "safe" and f]
+    fpk = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["kids"], flag_k)
+           if r["label"] == "safe" and f]
     console.print(f"missed (kids): {misses}")
     console.print(f"false positives (adult): {fps}")
     console.print(f"false positives (kids): {fpk}")
+    out["cued_mode"] = _cued_mode_figures(rows)
+    console.print(f"semantic = cued: recall unsafe (kids) {out['cued_mode']['recall_unsafe_kids']:.3f}, hard-negative "
+                  f"FPR adult {out['cued_mode']['hard_negative_fpr_adult']:.3f}, kids "
+                  f"{out['cued_mode']['hard_negative_fpr_kids']:.3f}, texts embedded "
+                  f"{out['cued_mode']['fraction_embedded']:.0%}")
     return out
+
+
+def _cued_mode_figures(rows: list[dict]) -> dict:
+    """The same rows with the policy's ``text.semantic = "cued"`` (temporary policy copy)."""
+    import tempfile
+
+    from safety import check_texts
+    from safety.policy import policy_file, reset_policy
+
+    src = policy_file().read_text(encoding="utf-8")
+    if 'semantic = "all"' not in src:
+        return {}
+    old = os.environ.get("GENPERSO_SAFETY_POLICY")
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "policy.toml"
+        p.write_text(src.replace('semantic = "all"', 'semantic = "cued"'), encoding="utf-8")
+        os.environ["GENPERSO_SAFETY_POLICY"] = str(p)
+        reset_policy()
+        try:
+            texts = [r["text"] for r in rows]
+            vk = check_texts(texts, profile="kids")
+            va = check_texts(texts, profile="adult")
+        finally:
+            if old is None:
+                os.environ.pop("GENPERSO_SAFETY_POLICY", None)
+            else:
+                os.environ["GENPERSO_SAFETY_POLICY"] = old
+            reset_policy()
+    hard = [i for i, r in enumerate(rows) if r["hard_negative"]]
+    unsafe = [r["label"] != "safe" for r in rows]
+    return {
+        "recall_unsafe_kids": prf([v.decision != "allow" for v in vk], unsafe)[1],
+        "hard_negative_fpr_adult": sum(va[i].decision != "allow" for i in hard) / max(1, len(hard)),
+        "hard_negative_fpr_kids": sum(vk[i].decision != "allow" for i in hard) / max(1, len(hard)),
+        "fraction_embedded": sum(not any("skipped" in x for x in v.reasons) for v in vk) / max(1, len(rows)),
+    }
 
 
 def throughput(n: int = 2000) -> dict:

@@ -58,8 +58,8 @@ def check_texts(
     out: list[Verdict] = []
     for c, b in zip(content, brand_scores):
         scores = merge_scores([c.scores, b.scores])
-        out.append(pol.verdict(scores, profile=profile, brand=brand, reasons=c.reasons + b.reasons,
-                               models=models, modality="text"))
+        out.append(pol.verdict(scores, profile=profile, brand=brand, title_id=title_id,
+                               reasons=c.reasons + b.reasons, models=models, modality="text"))
     return out
 
 
@@ -174,13 +174,14 @@ def check_video(
     reasons: list[str] = [f"{blank_frac:.0%} of {len(results)} sampled frames blank"] if blank_frac >= 0.3 else []
     for (t, _), r in zip(frames, results):
         reasons.extend(f"{t:.1f}s {x}" for x in r.reasons if not x.startswith("blank"))
-    parts = [pol.verdict(scores, profile=profile, brand=brand, reasons=tuple(reasons) + tuple(notes),
+    parts = [pol.verdict(scores, profile=profile, brand=brand, title_id=title_id,
+                         reasons=tuple(reasons) + tuple(notes),
                          models=models | {"policy": pol.version}, modality="video")]
     if transcript and transcript.strip():
         tv = check_texts([transcript[:MAX_TEXT_CHARS]], profile=profile, brand=brand, title_id=title_id,
                          require_terms=False)[0]
         parts.append(tv)
-    return combine_verdicts(parts, modality="video", profile=profile, brand=brand)
+    return combine_verdicts(parts, modality="video", profile=profile, brand=brand, title_id=title_id)
 
 
 def check_audio(
@@ -216,14 +217,15 @@ def check_audio(
         texts.append(transcript[:MAX_TEXT_CHARS])
     pol = load_policy()
     scores = {"profanity": 0.95 if explicit else 0.0}
-    parts = [pol.verdict(scores, profile=profile, brand=brand, reasons=tuple(explicit),
+    parts = [pol.verdict(scores, profile=profile, brand=brand, title_id=title_id, reasons=tuple(explicit),
                          models={"audio-metadata": "explicit-flags-1", "policy": pol.version}, modality="audio")]
     if texts:
         parts.extend(check_texts(texts, profile=profile, brand=brand, title_id=title_id, require_terms=False))
-    return combine_verdicts(parts, modality="audio", profile=profile, brand=brand)
+    return combine_verdicts(parts, modality="audio", profile=profile, brand=brand, title_id=title_id)
 
 
-def combine_verdicts(parts: Sequence[Verdict], *, modality: str, profile: str, brand: str | None = None) -> Verdict:
+def combine_verdicts(parts: Sequence[Verdict], *, modality: str, profile: str, brand: str | None = None,
+                     title_id: str | None = None) -> Verdict:
     """Worst case over parts: max score per category, re-decided by the policy."""
     if not parts:
         raise InvalidInput("nothing to combine")
@@ -233,7 +235,8 @@ def combine_verdicts(parts: Sequence[Verdict], *, modality: str, profile: str, b
     for p in parts:
         models.update(p.models)
     reasons = tuple(dict.fromkeys(r for p in parts for r in p.reasons if " -> " not in r))
-    v = pol.verdict(scores, profile=profile, brand=brand, reasons=reasons, models=models, modality=modality)
+    v = pol.verdict(scores, profile=profile, brand=brand, title_id=title_id, reasons=reasons, models=models,
+                    modality=modality)
     # a part's own decision (e.g. brand rules on a transcript) can only make it stricter
     decision = worst_decision([v.decision] + [p.decision for p in parts])
     return Verdict(decision, v.scores, v.label, v.reasons, v.models, modality, v.tier)

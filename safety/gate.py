@@ -92,7 +92,7 @@ def check_candidate(kind: str, c: Candidate, *, profile: str, brand: str | None,
     elif kind == "remix":
         parts.append(check_audio(rec, profile=profile, transcript=rec.get("transcript"), brand=brand,
                                  title_id=title_id))
-    return combine_verdicts(parts, modality=modality, profile=profile, brand=brand)
+    return combine_verdicts(parts, modality=modality, profile=profile, brand=brand, title_id=title_id)
 
 
 def gate(

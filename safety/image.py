@@ -234,7 +234,8 @@ def _skin_fraction(rgb: np.ndarray, box: list[int]) -> float:
 # zero-shot prompts: "safe" prompts absorb ordinary film/artwork content
 CLIP_PROMPTS: dict[str, tuple[str, ...]] = {
     "safe": ("a still from an animated family film", "a landscape with trees and sky", "a movie poster",
-             "people smiling", "a cute cartoon animal", "a sports photo", "a city street", "text on a plain background"),
+             "people smiling", "a cute cartoon animal", "a sports photo", "a city street",
+             "text on a plain background"),
     "violence": ("a photo of graphic violence with blood", "a person pointing a gun at someone", "a dead body",
                  "a bloody wound"),
     "sexual": ("a photo of naked people", "pornography", "explicit sexual content"),
@@ -289,7 +290,8 @@ class ClipClassifier(Classifier):
 
         h, w = rgb.shape[:2]
         s = self.size / min(h, w)
-        img = cv2.resize(rgb, (max(self.size, round(w * s)), max(self.size, round(h * s))), interpolation=cv2.INTER_AREA)
+        size = (max(self.size, round(w * s)), max(self.size, round(h * s)))
+        img = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         y0, x0 = (img.shape[0] - self.size) // 2, (img.shape[1] - self.size) // 2
         img = img[y0 : y0 + self.size, x0 : x0 + self.size].astype(np.float32) / 255.0
         mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -300,7 +302,8 @@ class ClipClassifier(Classifier):
         a: ImageArtifact = artifact
         torch = self._torch
         with self._lock, torch.inference_mode():
-            img = torch.nn.functional.normalize(_features(self.model.get_image_features(pixel_values=self._pixels(a.rgb))), dim=-1)
+            feats = _features(self.model.get_image_features(pixel_values=self._pixels(a.rgb)))
+            img = torch.nn.functional.normalize(feats, dim=-1)
             probs = torch.softmax(self.scale * img @ self.text.T, dim=-1)[0].numpy()
         scores: dict[str, float] = {}
         for label, p in zip(self.labels, probs):

@@ -90,14 +90,15 @@ class Policy:
                 out.append(r)
         return out
 
-    def decide_category(self, category: str, tier: str, profile: str, brand: str | None = None) -> Decision:
+    def decide_category(self, category: str, tier: str, profile: str, brand: str | None = None,
+                        title_id: str | None = None) -> Decision:
         prof = self.profiles[validate_profile(profile)]
         table = prof.get("categories", {}).get(category) or prof["tiers"]
         decision: str = table.get(tier, prof["tiers"][tier])
-        if brand is not None and brand.lower() in self.brands:
-            override = self.brands[brand.lower()].categories.get(category)
+        for rules in self.rules_for(brand, title_id):
+            override = rules.categories.get(category)
             if override and tier in override:
-                # a brand can only make the decision stricter, never looser than the profile
+                # brand/title rules can only make the decision stricter, never looser than the profile
                 decision = worst_decision([decision, override[tier]])
         return decision  # type: ignore[return-value]
 
@@ -107,6 +108,7 @@ class Policy:
         *,
         profile: str,
         brand: str | None = None,
+        title_id: str | None = None,
         reasons: tuple[str, ...] = (),
         models: Mapping[str, str] | None = None,
         modality: str = "text",
@@ -118,7 +120,7 @@ class Policy:
         for cat, score in scores.items():
             t = self.tier(cat, float(score))
             tiers[cat] = t
-            decisions[cat] = self.decide_category(cat, t, profile, brand)
+            decisions[cat] = self.decide_category(cat, t, profile, brand, title_id)
         decision = worst_decision(list(decisions.values()))
         flagged = [c for c in scores if decisions[c] != "allow"]
         risky = flagged or [c for c in scores if tiers[c] != "low"]

@@ -67,7 +67,8 @@ def test_review_is_not_served_unless_policy_says_so(tmp_path: Path, monkeypatch:
     assert res.decision == "review" and res.chosen is None and res.review_id
     src = (Path(__file__).resolve().parents[1] / "assets" / "safety_policy.toml").read_text()
     custom = tmp_path / "p.toml"
-    custom.write_text(src.replace("[profiles.adult]\nreview_servable = false", "[profiles.adult]\nreview_servable = true"))
+    custom.write_text(src.replace("[profiles.adult]\nreview_servable = false",
+                                  "[profiles.adult]\nreview_servable = true"))
     monkeypatch.setenv("GENPERSO_SAFETY_POLICY", str(custom))
     reset_policy()
     res2 = gate("titles", cands, profile="adult")

@@ -22,7 +22,8 @@ def _scene(seed: int = 0, h: int = 180, w: int = 320) -> np.ndarray:
     """A textured, colourful synthetic scene (gradients + blobs), nothing unsafe in it."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w]
-    img = np.stack([120 + 80 * np.sin(x / 23.0 + seed), 110 + 70 * np.cos(y / 17.0), 90 + 60 * np.sin((x + y) / 31.0)], -1)
+    img = np.stack([120 + 80 * np.sin(x / 23.0 + seed), 110 + 70 * np.cos(y / 17.0),
+                    90 + 60 * np.sin((x + y) / 31.0)], -1)
     img += rng.normal(0, 12, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
 

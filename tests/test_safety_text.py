@@ -128,6 +128,11 @@ def test_policy_file_versioning_and_validation(tmp_path: Path, monkeypatch: pyte
     reset_policy()
     assert policy_version() != v0
     assert check_texts(["fucking awesome party"], profile="adult")[0].decision == "block"
+    # title rules may tighten a category for one title only
+    custom.write_text(custom.read_text() + '\n[titles.bbb.categories]\nprofanity = { medium = "block" }\n')
+    reset_policy()
+    assert check_texts(["Damn Good Workout"], profile="adult", title_id="bbb")[0].decision == "block"
+    assert check_texts(["Damn Good Workout"], profile="adult", title_id="other")[0].decision == "allow"
     custom.write_text('version = "x"\n[thresholds]\ndefault = { floor = 0.5, high = 0.9, medium = 0.1 }\n')
     reset_policy()
     with pytest.raises(InvalidInput, match="floor >= high >= medium"):

@@ -94,7 +94,8 @@ class SafetyRepo:
         self.s.add(row)
         return row
 
-    def decisions(self, *, gate_id: str | None = None, title_id: str | None = None, limit: int = 100) -> list[SafetyDecisionRow]:
+    def decisions(self, *, gate_id: str | None = None, title_id: str | None = None,
+                  limit: int = 100) -> list[SafetyDecisionRow]:
         q = sa.select(SafetyDecisionRow).order_by(SafetyDecisionRow.id.desc()).limit(limit)
         if gate_id is not None:
             q = q.where(SafetyDecisionRow.gate_id == gate_id)

@@ -38,7 +38,9 @@ def _emit(items: list[dict[str, Any]], as_json: bool) -> None:
 
 @safety_app.command("check-text")
 def check_text_cmd(
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to check; none or '-' reads stdin, one per line.")] = None,
+    texts: Annotated[
+        Optional[list[str]], typer.Argument(help="Texts to check; none or '-' reads stdin, one per line.")
+    ] = None,
     profile: Annotated[str, typer.Option("--profile", help="Audience: kids, teen or adult.")] = "adult",
     brand: Annotated[Optional[str], typer.Option("--brand", help="Apply this brand's rules from the policy.")] = None,
     title_id: Annotated[Optional[str], typer.Option("--title-id", help="Apply this title's rules.")] = None,
@@ -64,7 +66,9 @@ def check_image_cmd(
     files: Annotated[list[Path], typer.Argument(help="Image files (png, jpg, webp, ...).")],
     profile: Annotated[str, typer.Option("--profile", help="Audience: kids, teen or adult.")] = "adult",
     title_text: Annotated[Optional[str], typer.Option("--title-text", help="The title drawn on the image.")] = None,
-    title_box: Annotated[Optional[str], typer.Option("--title-box", help="x,y,w,h of the title (pixels): legibility check.")] = None,
+    title_box: Annotated[
+        Optional[str], typer.Option("--title-box", help="x,y,w,h of the title (pixels): legibility check.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one verdict per input.")] = False,
 ) -> None:
     """Check image files: blank frames, title legibility, nudity (NudeNet), CLIP (if configured)."""
