@@ -52,6 +52,9 @@ class ArtworkConfig(GeneratorConfig):
     webp_method: int = 1  # 0..6 (speed vs size); 1 is the fastest encoder at about the same size
     grade_strength: float = 1.0  # same full look as the trailer's lut3d (lut3d_filter default)
     max_similarity: float = 0.9  # colour-histogram similarity above which picks are penalised
+    # share of the shot score that is "fits this angle better than its neighbouring angles"
+    # (scoring.angle_contrast), so comedy and family, say, do not converge on one frame
+    distinct_weight: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -183,16 +186,19 @@ class ArtworkGenerator(Generator):
 
             restyler = get_diffusion()  # InvalidInput when no model is configured (before any work)
 
-        from ..scoring import default_scorers, score_breakdown
+        from ..angles.catalog import load_angles
+        from ..scoring import angle_contrast, default_scorers, score_breakdown
 
         breakdown = score_breakdown(analysis, angle, default_scorers(request.data_dir))
+        contrast = angle_contrast(analysis, angle, list(load_angles()))
+        shot_scores = (1.0 - cfg.distinct_weight) * breakdown.combined + cfg.distinct_weight * contrast
         t_score = time.perf_counter()
         picks, diag = select_frames(
             analysis,
             angle,
             Path(request.source_path),
             params.candidates,
-            shot_scores=breakdown.combined,
+            shot_scores=shot_scores,
             allow_same_shot=params.allow_same_shot,
             pinned_shot=params.pinned_shot,
             pinned_time=params.pinned_time,
@@ -213,6 +219,7 @@ class ArtworkGenerator(Generator):
             cand_dir = out_dir / f"candidate-{rank:02d}"
             cand_dir.mkdir(parents=True, exist_ok=True)
             record, files, jobs = self._render(pick, rank, cand_dir, params, request, cfg, breakdown, restyler)
+            record["scores"]["shot_scorers"]["angle_contrast"] = round(float(contrast[pick.shot_index]), 4)
             record["model_revisions"] = revisions
             record["selection"] = diag
             writes.extend(jobs)
