@@ -151,6 +151,7 @@ def main() -> None:
 
     rows, times, cpu_times, top_shots, all_shots = [], [], [], [], []
     n_out = contrast_fail = indep_fail = faces_cut_src = faces_border = blurred = black = 0
+    faces_src_total = faces_out_total = 0
     base_faces_cut = base_contrast_fail = 0
     min_contrast, min_indep, min_acut = 99.0, 99.0, 99.0
     sheet_rows = []
@@ -177,10 +178,12 @@ def main() -> None:
                 box = CropBox(*entry["crop"])
                 cut = face_cut(box, faces, src["width"], src["height"])
                 faces_cut_src += cut
+                faces_src_total += len(faces)
                 a_cut += cut
                 dets = detect_faces(img)
                 border = sum(1 for f in dets if f.x <= 0.002 or f.y <= 0.002 or f.x + f.w >= 0.998 or f.y + f.h >= 0.998)
                 faces_border += border
+                faces_out_total += len(dets)
                 a_border += border
                 cr = entry["contrast_ratio"]
                 min_contrast = min(min_contrast, cr)
@@ -253,7 +256,9 @@ def main() -> None:
         "cpu_per_angle_s_max": round(float(np.max(cpu_times)), 3),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "source_face_boxes_checked": faces_src_total,
         "faces_cut_source_boxes": faces_cut_src,
+        "haar_faces_on_outputs": faces_out_total,
         "faces_touching_border_haar": faces_border,
         "contrast_min": round(min_contrast, 2),
         "contrast_fail": contrast_fail,
