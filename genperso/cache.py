@@ -4,8 +4,12 @@ A *slot* is (title id, angle id, kind). Three things are looked up per request:
 
 * ``asset:<digest>``       the record of one content-addressed asset (exact hit),
 * ``pin:<title>:<angle>:<kind>``    the editorially pinned asset of a slot (wins over everything),
-* ``latest:<title>:<angle>:<kind>`` the newest servable asset of a slot, any version: served while
-  a new title/generator version of the same slot generates (stale-while-revalidate).
+* ``latest:<title>:<angle>:<kind>:<profile>`` the newest servable asset of a slot for one audience
+  profile, any version: served while a new title/generator version of the slot generates
+  (stale-while-revalidate).
+
+Assets carry the audience profile the safety gate checked them for (kids | teen | adult): a
+request is only ever answered with an asset gated for its own profile or a stricter one.
 
 ``RedisCache`` keeps them in Redis under ``settings.redis_prefix`` (one ``MGET`` for the hot path;
 claims with ``SET NX PX``); the catalog stays the source of truth and refills Redis after a TTL
@@ -22,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 
 from .catalog import session_scope
-from .catalog.assets import AssetRepo, AssetRow, ClaimRow, try_claim
+from .catalog.assets import PROFILES, AssetRepo, AssetRow, ClaimRow, asset_profile, profiles_for, try_claim
 from .config import Settings, get_settings
 from .errors import Retryable
 from .logs import get_logger
@@ -39,6 +43,7 @@ __all__ = [
     "servable",
     "invalidate_title_versions",
     "redis_client",
+    "fits",
 ]
 
 log = get_logger("genperso.cache")
@@ -51,6 +56,11 @@ _NONE = b"-"
 def servable(state: str, serving_policy: str) -> bool:
     """Whether an asset in ``state`` may be served under a title's serving policy."""
     return state in SERVABLE.get(serving_policy, SERVABLE["approved_only"])
+
+
+def fits(entry: CacheEntry | None, serving_policy: str, maturity: str) -> bool:
+    """Whether ``entry`` may answer a request of audience ``maturity`` under ``serving_policy``."""
+    return entry is not None and servable(entry.state, serving_policy) and entry.profile in profiles_for(maturity)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,10 @@ class CacheEntry:
     @property
     def state(self) -> str:
         return str(self.data.get("state", "generated"))
+
+    @property
+    def profile(self) -> str:
+        return asset_profile(dict(self.data.get("key") or {}))
 
     @property
     def title_version_hash(self) -> str:
@@ -99,9 +113,10 @@ class AssetCache:
     def lookup(self, digests: Sequence[str], slots: Sequence[Slot]) -> Lookup:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def latest(self, slot: Slot, serving_policy: str) -> CacheEntry | None:
+    def latest(self, slot: Slot, serving_policy: str, maturity: str = "adult") -> CacheEntry | None:
         with session_scope(self.settings) as s:
-            row = AssetRepo(s).latest(slot[0], slot[2], SERVABLE.get(serving_policy, ("approved",)), angle_id=slot[1])
+            row = AssetRepo(s).latest(slot[0], slot[2], SERVABLE.get(serving_policy, ("approved",)), angle_id=slot[1],
+                                      profiles=profiles_for(maturity))
             return CacheEntry.from_row(row) if row else None
 
     def put(self, entry: CacheEntry) -> None:
@@ -242,23 +257,24 @@ class RedisCache(AssetCache):
             pipe.set(self._slot("pin", sl), e.dumps() if e else _NONE, ex=self.ttl)
         self._call(pipe.execute)
 
-    def latest(self, slot: Slot, serving_policy: str) -> CacheEntry | None:
-        raw = self._call(self.r.get, self._slot("latest", slot))
+    def latest(self, slot: Slot, serving_policy: str, maturity: str = "adult") -> CacheEntry | None:
+        raw = self._call(self.r.get, self._k("latest", *slot, maturity))
         if raw is not None and raw != _NONE:
             e = CacheEntry.loads(raw)
-            if servable(e.state, serving_policy):
+            if fits(e, serving_policy, maturity):
                 return e
-        return super().latest(slot, serving_policy)
+        return super().latest(slot, serving_policy, maturity)
 
     def put(self, entry: CacheEntry) -> None:
         d = entry.data
         slot: Slot = (str(d["title_id"]), str(d["angle_id"]), str(d["kind"]))
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self._k("asset", entry.asset_id), entry.dumps(), ex=self.ttl)
+        latest = self._k("latest", *slot, entry.profile)
         if servable(entry.state, "auto"):
-            pipe.set(self._slot("latest", slot), entry.dumps(), ex=self.ttl)
+            pipe.set(latest, entry.dumps(), ex=self.ttl)
         else:  # a rejected/blocked asset leaves the latest slot; the catalog refills it
-            pipe.delete(self._slot("latest", slot))
+            pipe.delete(latest)
         # the pin slot is recomputed from the catalog on the next lookup
         pipe.delete(self._slot("pin", slot))
         self._call(pipe.execute)
@@ -266,7 +282,7 @@ class RedisCache(AssetCache):
     def forget(self, digests: Iterable[str], slots: Iterable[Slot] = ()) -> int:
         keys = [self._k("asset", d) for d in digests]
         for sl in slots:
-            keys += [self._slot("pin", sl), self._slot("latest", sl)]
+            keys += [self._slot("pin", sl)] + [self._k("latest", *sl, p) for p in PROFILES]
         return int(self._call(self.r.delete, *keys)) if keys else 0
 
     def claim(self, digest: str, job_id: str) -> str | None:

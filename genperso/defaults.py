@@ -70,7 +70,8 @@ def asset_file(storage: Storage, digest: str, role: str, path: Path) -> AssetFil
 
 def default_key(pipeline: Pipeline, title: TitleState, kind: str) -> AssetKey:
     return AssetKey(
-        title_version_hash=title.version_hash, angle_id=DEFAULT_ANGLE, kind=kind, params={"default": True},
+        title_version_hash=title.version_hash, angle_id=DEFAULT_ANGLE, kind=kind,
+        params={"default": True, "maturity": "kids"},  # gated for the strictest audience: fits everyone
         generator="default", generator_version=DEFAULT_VERSION, safety_policy_version=pipeline._policy_version(),
     )
 

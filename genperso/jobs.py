@@ -93,18 +93,23 @@ class InProcessDispatcher:
 
 
 class CeleryDispatcher:
-    """Sends job ids to the Celery queues (``workers.tasks``)."""
+    """Sends job ids to the Celery queues, by task name, through a producer configured from
+    these settings (broker URL and key prefix), independent of the worker-side app object."""
+
+    TASKS = {"generate": "genperso.generate_asset", "analysis": "genperso.analyse_title"}
+
+    def __init__(self, settings: Settings) -> None:
+        from workers.app import make_app
+
+        self.app = make_app(settings)
 
     def submit(self, job_id: str, queue: str, task: str = "generate") -> None:
-        from workers.tasks import analyse_title, generate_asset
-
-        fn = analyse_title if task == "analysis" else generate_asset
-        fn.apply_async(args=[job_id], queue=queue, task_id=job_id)
+        self.app.send_task(self.TASKS[task], args=[job_id], queue=queue, task_id=job_id)
 
 
 def get_dispatcher(settings: Settings, run: Callable[[str, str], Any]) -> Any:
     if broker_url(settings):
-        return CeleryDispatcher()
+        return CeleryDispatcher(settings)
     return InProcessDispatcher(run, workers=max(1, settings.analysis_workers))
 
 

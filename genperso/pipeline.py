@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .cache import AssetCache, CacheEntry, Slot, get_cache, servable
+from .cache import AssetCache, CacheEntry, Slot, fits, get_cache, servable
 from .catalog import session_scope, utcnow
 from .catalog.assets import AssetRepo, JobRepo
 from .catalog.titles import TitleRepo
@@ -260,15 +260,15 @@ class Pipeline:
         results: dict[str, KindResult] = {}
         for kind, key in keys.items():
             results[kind] = self._resolve(title, kind, key, slots[kind], found.assets.get(key.digest),
-                                          found.pinned.get(slots[kind]))
+                                          found.pinned.get(slots[kind]), context.maturity)
         if wait_ms > 0 and any(r.job_id for r in results.values()):
             results = self._wait(title, keys, results, wait_ms)
         return PersonalizeResult(decision=decision, title=title, results=results)
 
     def _resolve(self, title: TitleState, kind: str, key: AssetKey, slot: Slot, exact: CacheEntry | None,
-                 pinned: CacheEntry | None) -> KindResult:
+                 pinned: CacheEntry | None, maturity: str) -> KindResult:
         policy = title.serving_policy
-        if pinned is not None and pinned.state not in ("rejected", "blocked"):
+        if pinned is not None and pinned.state not in ("rejected", "blocked") and fits(pinned, "auto", maturity):
             return KindResult(kind, "pinned", pinned, key.digest)
         if exact is not None and servable(exact.state, policy):
             return KindResult(kind, "hit", exact, key.digest)
@@ -276,10 +276,10 @@ class Pipeline:
         if exact is None:  # never generated: start (or join) the one generation of this key
             job_id = self.ensure_job(key, title.title_id)
         # generated but blocked / in review / rejected / not approved: no new job, a fallback
-        stale = self.cache.latest(slot, policy)
+        stale = self.cache.latest(slot, policy, maturity)
         if stale is not None:
             return KindResult(kind, "stale", stale, key.digest, job_id)
-        fb = self.fallback(title, kind)
+        fb = self.fallback(title, kind, maturity)
         if fb is not None:
             return KindResult(kind, fb[0], fb[1], key.digest, job_id)
         return KindResult(kind, "pending" if job_id else "unavailable", None, key.digest, job_id)
@@ -298,17 +298,19 @@ class Pipeline:
                 if e is None:
                     continue
                 pending.discard(k)
-                if servable(e.state, title.serving_policy):
+                if servable(e.state, title.serving_policy):  # same key => same audience profile
                     results[k] = KindResult(k, "hit", e, keys[k].digest, results[k].job_id)
         return results
 
-    def fallback(self, title: TitleState, kind: str) -> tuple[str, CacheEntry] | None:
-        """The last approved (else served) asset of this title and kind, else the title default."""
+    def fallback(self, title: TitleState, kind: str, maturity: str = "adult") -> tuple[str, CacheEntry] | None:
+        """The last approved (else served) asset of this title and kind gated for this audience
+        (or a stricter one), else the title default (gated for kids)."""
         from .cache import SERVABLE
+        from .catalog.assets import profiles_for
 
         with session_scope(self.settings) as s:
             row = AssetRepo(s).latest(title.title_id, kind, SERVABLE.get(title.serving_policy, ("approved",)),
-                                      prefer_approved=True)
+                                      prefer_approved=True, profiles=profiles_for(maturity))
             if row is not None:
                 return "fallback", CacheEntry.from_row(row)
         from .defaults import default_asset

@@ -161,3 +161,28 @@ def test_bad_kind_and_unknown_title(pipe):
         pipe.personalize(U, "film1", ["poster"], CTX)
     with pytest.raises(NotFound, match="unknown title"):
         pipe.personalize(U, "nope", ["artwork"], CTX)
+
+
+def test_audience_profile_is_respected(pipe):
+    """An asset gated for adults is never a fallback, stale answer or pin for a kids request;
+    the title default (gated for kids) is."""
+    from serving_support import HashChooser
+
+    pipe._chooser = HashChooser(fixed="action")
+    adult = pipe.personalize(U, "film1", ["artwork"], CTX, wait_ms=5000).results["artwork"]
+    assert adult.status == "hit"
+    pipe.set_state(adult.wanted_asset_id, "approved")
+    pipe.pin(adult.wanted_asset_id)
+    kids_ctx = Context(maturity="kids")
+    gen = pipe._generators["artwork"]
+    gen.config = type(gen.config)(delay_s=0.5)
+    kid = pipe.personalize(U, "film1", ["artwork"], kids_ctx).results["artwork"]
+    assert kid.status == "default" and kid.job_id and kid.asset.asset_id != adult.wanted_asset_id
+    # an adult request on another angle may fall back to the approved adult asset
+    pipe._chooser = HashChooser(fixed="drama")
+    other = pipe.personalize(U, "film1", ["artwork"], CTX).results["artwork"]
+    assert other.status == "fallback" and other.asset.asset_id == adult.wanted_asset_id
+    drain(pipe)
+    pipe._chooser = HashChooser(fixed="action")
+    kid2 = pipe.personalize(U, "film1", ["artwork"], kids_ctx).results["artwork"]
+    assert kid2.status == "hit" and kid2.asset.profile == "kids"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from genperso.config import get_settings
+from genperso.config import Settings, get_settings
 from genperso.jobs import broker_url
 
 __all__ = ["app", "make_app", "SOFT_TIME_LIMIT", "TIME_LIMIT"]
@@ -25,8 +25,8 @@ SOFT_TIME_LIMIT = 20 * 60  # seconds: the task gets SoftTimeLimitExceeded and re
 TIME_LIMIT = 25 * 60  # seconds: the worker kills the task
 
 
-def make_app() -> Celery:
-    settings = get_settings()
+def make_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
     url = broker_url(settings)
     if not url:
         # Celery is only used with a broker; embedded mode runs jobs in-process (genperso.jobs).

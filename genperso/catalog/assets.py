@@ -32,11 +32,28 @@ __all__ = [
     "JobRepo",
     "hash_api_key",
     "record_to_row",
+    "PROFILES",
+    "asset_profile",
+    "profiles_for",
 ]
 
 ASSET_STATES = ("generated", "approved", "rejected", "blocked", "review")
 JOB_STATES = ("queued", "running", "retrying", "done", "failed", "blocked", "review")
 ROLES = ("front-end", "reviewer", "admin")
+PROFILES = ("kids", "teen", "adult")  # strictest first
+
+
+def asset_profile(key: dict[str, Any] | AssetKey) -> str:
+    """The audience an asset was gated for (its key's ``maturity`` parameter; default adult)."""
+    params = key.params if isinstance(key, AssetKey) else (key or {}).get("params") or {}
+    p = str(params.get("maturity") or "adult")
+    return p if p in PROFILES else "adult"
+
+
+def profiles_for(requested: str) -> tuple[str, ...]:
+    """Profiles whose assets may be shown to ``requested``: the same or stricter ones."""
+    i = PROFILES.index(requested) if requested in PROFILES else 0
+    return PROFILES[: i + 1]
 
 
 class AssetRow(Base):
@@ -54,6 +71,8 @@ class AssetRow(Base):
     record: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     safety: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="generated", index=True)
+    # audience profile the safety gate checked it for (kids | teen | adult): see ``profiles_for``
+    profile: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pinned: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -185,6 +204,7 @@ def record_to_row(record: AssetRecord, *, version_hash: str | None = None, is_de
         record=d["record"],
         safety=d["safety"],
         state=record.state,
+        profile=asset_profile(record.key),
         is_default=is_default,
     )
 
@@ -216,7 +236,7 @@ class AssetRepo:
             self.s.add(row)
         else:  # same key => same asset; a re-generation only refreshes files/record/state
             fresh = record_to_row(record, is_default=is_default)
-            for col in ("files", "record", "safety", "state"):
+            for col in ("files", "record", "safety", "state", "profile"):
                 setattr(row, col, getattr(fresh, col))
         self.s.flush()
         return row
@@ -256,10 +276,10 @@ class AssetRepo:
         )
 
     def latest(self, title_id: str, kind: str, states: Iterable[str], angle_id: str | None = None,
-               prefer_approved: bool = False) -> AssetRow | None:
+               prefer_approved: bool = False, profiles: Iterable[str] = PROFILES) -> AssetRow | None:
         q = sa.select(AssetRow).where(
             AssetRow.title_id == title_id, AssetRow.kind == kind, AssetRow.state.in_(tuple(states)),
-            AssetRow.is_default.is_(False),
+            AssetRow.is_default.is_(False), AssetRow.profile.in_(tuple(profiles)),
         )
         if angle_id is not None:
             q = q.where(AssetRow.angle_id == angle_id)
