@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from .config import Settings
-from .errors import MediaError
+from .errors import InvalidInput, MediaError
 from .logs import get_logger
 from .media import frames as F
 from .media.audio import AudioFeatures, analyse_audio, onset_density, overlap, rms_db
@@ -170,7 +170,7 @@ def analyse(
     validate_id(title_id, "title id")
     validate_id(content_hash, "content hash")
     if not isinstance(version, int) or version < 1:
-        raise MediaError(f"title version must be a positive integer, got {version!r}")
+        raise InvalidInput(f"title version must be a positive integer, got {version!r}", field="version")
     source = Path(source)
     say: Progress = progress or (lambda stage, frac: None)
     # sequential, non-overlapping stages: their sum is the wall time of the analysis
@@ -248,8 +248,7 @@ def analyse(
         # audio ran alongside the video decode: only the time still spent waiting for it counts
         say("audio", 0.0)
         t = time.perf_counter()
-        audio_feats = audio_fut.result() if audio_fut is not None else None
-        loud = loud_fut.result() if loud_fut is not None else (None, None, None)
+        audio_feats, loud = _audio_results(audio_fut, loud_fut, source)
         timings["audio_wait"] = time.perf_counter() - t
         if audio_feats is not None:
             log.debug("analysis.audio", seconds=round(time.perf_counter() - t_audio, 2))
@@ -291,6 +290,29 @@ def analyse(
     log.info("analysis.done", title_id=title_id, version=version, shots=len(result.shots),
              seconds=round(time.perf_counter() - t_all, 2))
     return result
+
+
+def _audio_results(
+    audio_fut: Future[AudioFeatures] | None,
+    loud_fut: Future[tuple[float | None, float | None, float | None]] | None,
+    source: Path,
+) -> tuple[AudioFeatures | None, tuple[float | None, float | None, float | None]]:
+    """Collect the audio threads. An audio stream that cannot be decoded degrades the analysis
+    to "no audio" with a warning instead of failing it (the pictures are still usable)."""
+    feats: AudioFeatures | None = None
+    loud: tuple[float | None, float | None, float | None] = (None, None, None)
+    if audio_fut is not None:
+        try:
+            feats = audio_fut.result()
+        except MediaError as exc:
+            log.warning("analysis.audio_unusable", path=str(source), error=exc.message)
+            return None, loud
+    if loud_fut is not None:
+        try:
+            loud = loud_fut.result()
+        except MediaError as exc:
+            log.warning("analysis.loudness_failed", path=str(source), error=exc.message)
+    return feats, loud
 
 
 def _transcribe(audio: AudioFeatures, duration: float, settings: Settings, say: Progress
