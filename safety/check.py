@@ -199,9 +199,11 @@ def check_audio(
     validate_profile(profile)
     if not isinstance(metadata, Mapping):
         raise InvalidInput("audio metadata must be a mapping")
-    tracks = metadata.get("tracks") or metadata.get("source_tracks") or []
+    tracks = metadata.get("tracks") or metadata.get("source_tracks") or metadata.get("sources") or []
     if not isinstance(tracks, (list, tuple)):
         raise InvalidInput("audio metadata 'tracks' must be a list")
+    catalog_flags = _catalog_explicit([str(t.get("track") or t.get("id")) for t in tracks
+                                       if isinstance(t, Mapping) and (t.get("track") or t.get("id"))])
     explicit: list[str] = []
     if metadata.get("explicit"):
         explicit.append("the remix is flagged explicit")
@@ -209,8 +211,10 @@ def check_audio(
     for tr in tracks:
         if not isinstance(tr, Mapping):
             raise InvalidInput("each audio track must be a mapping")
-        if tr.get("explicit"):
-            explicit.append(f"source track {tr.get('id') or tr.get('title') or '?'} is flagged explicit")
+        tid = str(tr.get("track") or tr.get("id") or "")
+        if tr.get("explicit") or catalog_flags.get(tid):
+            where = "" if tr.get("explicit") else " in the music catalog"
+            explicit.append(f"source track {tid or tr.get('title') or '?'} is flagged explicit{where}")
         if tr.get("title"):
             texts.append(str(tr["title"]))
     if transcript and transcript.strip():
@@ -222,6 +226,20 @@ def check_audio(
     if texts:
         parts.extend(check_texts(texts, profile=profile, brand=brand, title_id=title_id, require_terms=False))
     return combine_verdicts(parts, modality="audio", profile=profile, brand=brand, title_id=title_id)
+
+
+def _catalog_explicit(track_ids: list[str]) -> dict[str, bool]:
+    """Explicit flags of library tracks by id (the remix record names tracks, not their flags)."""
+    if not track_ids:
+        return {}
+    import sqlalchemy as sa
+
+    from genperso.catalog import session_scope
+    from genperso.catalog.titles import MusicTrackRow
+
+    with session_scope() as s:
+        rows = s.execute(sa.select(MusicTrackRow.id, MusicTrackRow.explicit).where(MusicTrackRow.id.in_(track_ids)))
+        return {str(i): bool(e) for i, e in rows}
 
 
 def combine_verdicts(parts: Sequence[Verdict], *, modality: str, profile: str, brand: str | None = None,

@@ -1,11 +1,12 @@
 """The gate: check generated candidates best-first and return the first one the policy allows.
 
-* "artwork": every image file of the candidate (title legibility when the record carries
-  ``title_text`` and ``title_box``), plus ``candidate.text`` if any;
+* "artwork": every image file of the candidate (title legibility when the record carries the
+  artwork generator's ``formats[*].title.box`` or flat ``title_text``/``title_box``), plus
+  ``candidate.text`` if any;
 * "trailer": the mp4 through ``check_video`` plus ``record["transcript"]``;
 * "titles": ``candidate.text``;
-* "remix": ``record`` metadata (``explicit``, ``tracks``/``source_tracks`` with explicit flags,
-  ``title``) plus ``record["transcript"]``.
+* "remix": ``record`` metadata (``explicit``, ``sources``/``tracks`` with explicit flags, or
+  the music catalog's flag for their track ids, ``title``) plus ``record["transcript"]``.
 
 A candidate whose verdict is "review" is never served automatically (unless the profile in the
 policy sets ``review_servable = true``): the gate moves on to the next candidate. If none
@@ -73,9 +74,8 @@ def check_candidate(kind: str, c: Candidate, *, profile: str, brand: str | None,
         images = [p for p in c.files.values() if Path(p).suffix.lower() in _IMAGE_EXT]
         if not images:
             return _blocked("artwork candidate has no image file", modality)
-        box = rec.get("title_box")
-        parts.extend(check_images(images, profile=profile, title_text=rec.get("title_text"),
-                                  title_box=tuple(box) if box else None))
+        for paths, text, box in _artwork_groups(images, rec):
+            parts.extend(check_images(paths, profile=profile, title_text=text, title_box=box))
         if c.text:
             parts.extend(check_texts([c.text], profile=profile, brand=brand, title_id=title_id))
     elif kind == "trailer":
@@ -93,6 +93,33 @@ def check_candidate(kind: str, c: Candidate, *, profile: str, brand: str | None,
         parts.append(check_audio(rec, profile=profile, transcript=rec.get("transcript"), brand=brand,
                                  title_id=title_id))
     return combine_verdicts(parts, modality=modality, profile=profile, brand=brand, title_id=title_id)
+
+
+def _artwork_groups(images: list[str], rec: Mapping[str, Any]) -> list[tuple[list[str], str | None, Any]]:
+    """Image files grouped with the title text and box drawn on them.
+
+    Two record layouts are understood: the artwork generator's ``formats`` (format -> {"files":
+    {ext: path}, "title": {"text", "box": [x, y, w, h]}}) and flat ``title_text``/``title_box``
+    keys that apply to every image. Files not covered by a format are checked without a box."""
+    groups: list[tuple[list[str], str | None, Any]] = []
+    covered: set[str] = set()
+    formats = rec.get("formats")
+    if isinstance(formats, Mapping):
+        for entry in formats.values():
+            if not isinstance(entry, Mapping):
+                continue
+            files = entry.get("files") or {}
+            paths = [str(p) for p in (files.values() if isinstance(files, Mapping) else files) if str(p) in images]
+            title = entry.get("title") if isinstance(entry.get("title"), Mapping) else {}
+            box = title.get("box")
+            if paths:
+                groups.append((paths, title.get("text"), tuple(int(v) for v in box) if box else None))
+                covered.update(paths)
+    rest = [p for p in images if p not in covered]
+    if rest:
+        box = rec.get("title_box")
+        groups.append((rest, rec.get("title_text"), tuple(int(v) for v in box) if box else None))
+    return groups
 
 
 def gate(

@@ -159,3 +159,41 @@ def test_cli_check_text_and_image(tmp_path: Path, cli) -> None:  # type: ignore[
     bad.write_text("nope")
     r = _cli("check-image", str(bad), "--json")
     assert r.returncode != 0 and "not a readable image" in r.stderr
+
+
+def test_remix_sources_use_music_catalog_explicit_flags() -> None:
+    from genperso.catalog.titles import MusicTrackRow
+
+    with session_scope() as s:
+        s.add(MusicTrackRow(id="dirty-track", title="Night Drive", path="/x.mp3", content_hash="0" * 64,
+                            duration=60.0, explicit=True))
+        s.add(MusicTrackRow(id="clean-track", title="Morning Light", path="/y.mp3", content_hash="1" * 64,
+                            duration=60.0, explicit=False))
+    # the remix generator's record layout: "sources" entries name the track id, not its flag
+    dirty = Candidate(0, 1.0, {}, {"kind": "remix", "sources": [{"track": "dirty-track", "title": "Night Drive"}]})
+    clean = Candidate(1, 0.9, {}, {"kind": "remix", "sources": [{"track": "clean-track", "title": "Morning Light"}]})
+    res = gate("remix", [dirty, clean], profile="kids")
+    assert res.chosen is not None and res.chosen.rank == 1
+    assert any("in the music catalog" in r for r in res.verdicts[0][1].reasons)
+
+
+def test_artwork_formats_layout_checks_title_box_per_format(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    base = np.clip(rng.normal(120, 30, (180, 320, 3)), 0, 255).astype(np.uint8)
+    legible, illegible = base.copy(), base.copy()
+    legible[60:120, 40:280] = 10
+    legible[80:100, 50:270:5] = 245
+    illegible[60:120, 40:280] = 120
+    illegible[80:100, 50:270:5] = 128
+    files = {}
+    for name, arr in (("good", legible), ("bad", illegible)):
+        Image.fromarray(arr).save(tmp_path / f"{name}.jpg", quality=95)
+        files[name] = str(tmp_path / f"{name}.jpg")
+
+    def cand(rank: int, name: str) -> Candidate:
+        fmt = {"files": {"jpg": files[name]}, "title": {"text": "Big Day", "box": [40, 60, 240, 60]}}
+        return Candidate(rank, 1.0, {"16x9.jpg": files[name]}, {"formats": {"16x9": fmt}})
+
+    res = gate("artwork", [cand(0, "bad"), cand(1, "good")], profile="adult")
+    assert res.verdicts[0][1].label == "legibility" and res.verdicts[0][1].decision == "block"
+    assert res.chosen is not None and res.chosen.rank == 1
