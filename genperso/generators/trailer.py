@@ -34,7 +34,7 @@ from .trailer_crop import ASPECTS, crop_windows
 from .trailer_music import MusicBed, choose_bed, film_score_bed, library_tracks, silent_bed, timeline_beats
 from .trailer_otio import write_otio
 from .trailer_plan import TrailerPlan, plan_trailer
-from .trailer_render import TARGET_LUFS, render_audio, render_video
+from .trailer_render import TARGET_LUFS, render_audio, render_video, source_keyframes
 
 __all__ = ["TrailerConfig", "TrailerGenerator", "TrailerParams", "parse_params", "output_size", "DURATIONS"]
 
@@ -225,7 +225,8 @@ class TrailerGenerator(Generator):
         t0 = time.perf_counter()
         plan = plan_trailer(analysis, angle, final, beats, float(p.duration), fps=fps,
                             card_seconds=cfg.card_seconds, allow_spoilers=p.allow_spoilers,
-                            spoiler_guard_fraction=p.spoiler_guard_fraction, variant=k)
+                            spoiler_guard_fraction=p.spoiler_guard_fraction, variant=k,
+                            keyframes=source_keyframes(src))
         W, H = output_size(analysis.stream.width, analysis.stream.height, p.aspect, cfg.max_size_class)
         crops = crop_windows(analysis.shots, [(c.shot_index, c.src_in, c.src_out) for c in plan.cuts],
                              analysis.stream.width, analysis.stream.height, p.aspect, data_dir)

@@ -24,6 +24,7 @@ EDGE_TRIM = 0.08  # seconds trimmed at both ends of every shot (cut-detection bo
 FADE_TRIM = 0.6  # seconds trimmed after a fade-in / before a fade-out
 SPEECH_MARGIN = 0.04  # a cut point must be this far outside a spoken line
 DUP_DISTANCE = 0.06  # feature distance below which two shots count as near-duplicates
+PREROLL_COST = 0.12  # preference per second of decode pre-roll before an in-point (render speed)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _free(usable: tuple[float, float], used: list[tuple[float, float]], gap: flo
 
 def _place(shot: Shot, free: list[tuple[float, float]], t: float, ends: list[float], want: float,
            speech: Sequence[SpeechSegment], step: float, fps: float, likes_speech: bool, phase: str,
-           score: float) -> PlannedCut | None:
+           score: float, keyframes: np.ndarray | None = None) -> PlannedCut | None:
     """The best speech-safe window of ``shot`` ending on one of ``ends`` (closest to ``want`` first)."""
     t_frame = int(round(t * fps))
     for end in sorted(ends, key=lambda e: abs((e - t) - want)):
@@ -221,6 +222,10 @@ def _place(shot: Shot, free: list[tuple[float, float]], t: float, ends: list[flo
             else:  # the middle of the shot (action settled, no boundary frames)
                 pref = -np.abs(xs + d / 2 - (a + b) / 2) / max(shot.duration, 1e-6)
             pref = pref + (0.5 * lines if likes_speech else -0.25 * lines)
+            if keyframes is not None and keyframes.size:
+                # seconds decoded before the in-point (from the previous source keyframe): cheaper renders
+                k = np.clip(np.searchsorted(keyframes, xs + 1e-6, side="right") - 1, 0, None)
+                pref = pref - PREROLL_COST * np.clip(xs - keyframes[k], 0.0, 10.0)
             j = int(np.argmax(pref))
             x = float(xs[j])
             return PlannedCut(shot_index=shot.index, src_in=round(x, 4), src_out=round(x + d, 4),
@@ -241,6 +246,7 @@ def plan_trailer(
     allow_spoilers: bool = False,
     spoiler_guard_fraction: float = 0.15,
     variant: int = 0,
+    keyframes: Sequence[float] | None = None,
 ) -> TrailerPlan:
     """Plan one trailer; ``beats`` are timeline beat times of the music bed (seconds from 0)."""
     lo, hi = (float(x) for x in angle.style.shot_seconds)
@@ -281,6 +287,7 @@ def plan_trailer(
     # any eligible shot not chosen is a last resort (e.g. many near-duplicates)
     seq += [(i, "reserve") for i in sorted(set(pool) - set(chosen), key=lambda i: -scores[i])]
 
+    kf = np.asarray(sorted(keyframes), dtype=np.float64) if keyframes else None
     # a second part of a strong shot beats a weak shot: weak ones (below the pool median) come last
     floor = float(np.median([scores[i] for i in pool]))
     cuts: list[PlannedCut] = []
@@ -309,7 +316,7 @@ def plan_trailer(
                 if phase == "reserve":
                     phase = "peak" if cuts and cuts[-1].phase == "peak" else ("build" if cuts else "hook")
                 placed = _place(analysis.shots[idx], _free(usable[idx], used.get(idx, [])), t, cand_ends, desired[phase],
-                                speech, step, fps, likes_speech, phase, float(scores[idx]))
+                                speech, step, fps, likes_speech, phase, float(scores[idx]), kf)
                 if placed is not None:
                     used.setdefault(idx, []).append((placed.src_in, placed.src_out))
                     if not reuse:

@@ -8,6 +8,7 @@ angle grade → concat with the title card → fade in/out → libx264 veryfast 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from .trailer_crop import CropWindow, crop_filter
 from .trailer_music import MusicBed
 from .trailer_plan import TrailerPlan
 
-__all__ = ["AudioMix", "render_audio", "render_video", "duck_intervals", "TARGET_LUFS", "TRUE_PEAK_CEILING"]
+__all__ = ["AudioMix", "render_audio", "render_video", "duck_intervals", "source_keyframes", "TARGET_LUFS",
+           "TRUE_PEAK_CEILING"]
 
 TARGET_LUFS = -16.0
 TRUE_PEAK_CEILING = -1.0
@@ -141,6 +143,30 @@ def render_audio(
                     segment_gains_db=tuple(gains), measured_pre=pre, measured_post=post)
 
 
+def source_keyframes(path: Path) -> tuple[float, ...]:
+    """Times (s) of the source's video keyframes, from packet flags (no decoding). Input seeking
+    decodes from the keyframe before each in-point, so the planner prefers in-points just after one."""
+    st = Path(path).stat()
+    return _keyframes(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _keyframes(path: str, size: int, mtime_ns: int) -> tuple[float, ...]:
+    import av
+
+    out: list[float] = []
+    try:
+        with av.open(path) as c:
+            stream = c.streams.video[0]
+            tb = float(stream.time_base)
+            for pkt in c.demux(stream):
+                if pkt.is_keyframe and pkt.pts is not None:
+                    out.append(pkt.pts * tb)
+    except (av.FFmpegError, IndexError, OSError):
+        return ()
+    return tuple(sorted(out))
+
+
 def _fps_str(fps: float) -> str:
     for num, den in ((24000, 1001), (30000, 1001), (60000, 1001)):
         if abs(fps - num / den) < 0.005:
@@ -161,6 +187,7 @@ def render_video(
     preset: str = "superfast",
     crf: int = 20,
     threads: int = 2,
+    decoder_threads: int = 1,
     timeout: float | None = None,
 ) -> None:
     """One ffmpeg run, one libx264 encode: segments → crop/scale → grade → title card → fades."""
@@ -171,7 +198,7 @@ def render_video(
     n = len(plan.cuts)
     for k, (c, win) in enumerate(zip(plan.cuts, crops)):
         d = c.frames / plan.fps
-        args += ["-threads", str(threads), "-ss", f"{c.src_in:.4f}", "-t", f"{d + 3 / plan.fps:.4f}",
+        args += ["-threads", str(decoder_threads), "-ss", f"{c.src_in:.4f}", "-t", f"{d + 3 / plan.fps:.4f}",
                  "-i", str(source_path)]
         parts.append(
             f"[{k}:v]setpts=PTS-STARTPTS,fps={F},tpad=stop_mode=clone:stop=4,trim=end_frame={c.frames},"
