@@ -81,6 +81,7 @@ def _analysis(names: list[str] = ORDER, dur: float = DUR, flat: bool = False) ->
 
 
 def _generate(film: Path, out: Path, angle: str = "comedy", flat: bool = False, **params) -> object:
+    params.setdefault("spoiler_guard", 0.0)  # the tiny film's last shot is part of most tests
     req = GenerationRequest(angle=get_angle(angle), out_dir=out, title=TitleInfo("tiny", "Tiny Film"),
                             analysis=_analysis(flat=flat), params=params, seed=1, source_path=film)
     return ArtworkGenerator().generate(req)
@@ -144,7 +145,7 @@ def test_pinned_time_and_same_shot(film: Path, tmp_path: Path) -> None:
     "params",
     [{"candidates": 0}, {"candidates": 17}, {"candidates": "many"}, {"candidates": True}, {"formats": ["square"]},
      {"pinned_time": -1}, {"pinned_time": 99.0}, {"pinned_shot": 42}, {"restyle": 0.5}, {"restyle": "x"},
-     {"restyle_steps": 0}, {"safety_profile": "toddler"}],
+     {"restyle_steps": 0}, {"safety_profile": "toddler"}, {"spoiler_guard": 0.9}, {"spoiler_guard": "end"}],
 )
 def test_bad_params(film: Path, tmp_path: Path, params: dict) -> None:
     with pytest.raises(InvalidInput):
@@ -193,3 +194,21 @@ def test_keyframe_preselection_decodes_only_the_picks(film: Path, tmp_path: Path
         assert sel["mode"] == "analysis-keyframes" and sel["frames_prescored"] >= 4
         assert sel["frames_decoded"] <= 1 + 2
         assert _shot_name(out.candidates[0]).startswith(want)
+
+
+def test_burned_in_text_and_spoiler_guard(tmp_path: Path) -> None:
+    # a bright colourful frame with subtitles would win comedy on looks alone: text must lose
+    names = ["bright_sub", "neutral", "dark", "bright2"]
+    frames = {"bright_sub": _with_subtitle(FRAMES["bright"]), **FRAMES}
+    film = tmp_path / "subs.mp4"
+    make_stills_film(film, [frames[k] for k in names], [DUR] * len(names))
+    base = _analysis(["bright", "neutral", "dark", "bright2"])
+    def run(**params):
+        req = GenerationRequest(angle=get_angle("comedy"), out_dir=tmp_path / f"o{len(params)}", title=TitleInfo("t", "T"),
+                                analysis=base, params={"formats": "tile", **params}, source_path=film)
+        return [names[c.record["source"]["shot_index"]] for c in ArtworkGenerator().generate(req).candidates]
+    picked = run(candidates=1, spoiler_guard=0.0)
+    assert picked == ["bright2"]  # not the subtitled bright frame
+    # the last 30 % (bright2's shot) is off limits by default guard 0.3 here, allowed with allow_spoilers
+    assert "bright2" not in run(candidates=3, spoiler_guard=0.3)
+    assert "bright2" in run(candidates=3, spoiler_guard=0.3, allow_spoilers=True)

@@ -10,8 +10,9 @@ Parameters (``request.params``): ``candidates`` (default 4, 1..settings.max_cand
 ``formats`` (subset of hero/poster/tile/mobile), ``allow_same_shot`` (default False),
 ``pinned_shot`` / ``pinned_time`` (candidate 1 uses that shot / exact time), ``restyle``
 (img2img strength for the optional diffusion stage; only when ``settings.diffusion_model`` is set),
-``restyle_steps`` (default 20) and ``safety_profile`` (profile the generated pixels are checked
-against, default the strictest, "kids").
+``spoiler_guard`` (default 0.1: the last 10 % of the title, ending and end credits, is never
+used; ``allow_spoilers`` sets it to 0), ``restyle_steps`` (default 20) and ``safety_profile``
+(profile the generated pixels are checked against, default the strictest, "kids").
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class ArtworkParams:
     restyle: float | None = None
     safety_profile: str = "kids"  # profile generated pixels are checked against (strictest by default)
     restyle_steps: int = 20
+    spoiler_guard: float = 0.1  # share of the title's end (ending, credits) artwork never uses
 
 
 def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> ArtworkParams:
@@ -111,12 +113,22 @@ def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> Ar
     steps = params.get("restyle_steps", 20)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (1 <= int(steps) <= 100):
         raise InvalidInput(f"restyle_steps must be an integer 1..100, got {steps!r}", field="restyle_steps")
+    guard = params.get("spoiler_guard", 0.1)
+    try:
+        guard = float(guard)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"spoiler_guard must be a fraction 0..0.5, got {guard!r}", field="spoiler_guard") from None
+    if not (0.0 <= guard <= 0.5):
+        raise InvalidInput(f"spoiler_guard must be a fraction 0..0.5, got {guard}", field="spoiler_guard")
+    if params.get("allow_spoilers"):
+        guard = 0.0
     profile = str(params.get("safety_profile", "kids"))
     if profile not in ("kids", "teen", "adult"):
         raise InvalidInput(f"safety_profile must be kids, teen or adult, got {profile!r}", field="safety_profile")
     return ArtworkParams(
         safety_profile=profile,
         restyle_steps=int(steps),
+        spoiler_guard=guard,
         candidates=int(raw),
         formats=tuple(dict.fromkeys(formats)),
         allow_same_shot=bool(params.get("allow_same_shot", False)),
@@ -204,6 +216,7 @@ class ArtworkGenerator(Generator):
             pinned_time=params.pinned_time,
             max_similarity=cfg.max_similarity,
             data_dir=Path(request.data_dir) if request.data_dir else get_settings().data_dir,
+            spoiler_guard=params.spoiler_guard,
         )
         if not picks:
             raise InvalidInput(

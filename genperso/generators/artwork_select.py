@@ -95,8 +95,8 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     score = 0.45 shot + 0.4 frame_angle + 0.15 quality, where frame_angle applies the angle's
     weights to the same features measured on this frame, and quality averages sharpness,
     exposure (no crushed blacks/clipped whites), no burned-in text and a face term that rewards
-    one to three large faces (expressive close-ups). Blurred frames lose 0.3; black or blank
-    frames are not eligible (score -1)."""
+    one to three large faces (expressive close-ups). Blurred frames lose 0.3, frames with
+    burned-in text up to 0.5 (0.5 x text_score); black or blank frames are not eligible (-1)."""
     feats = _frame_features(m, faces)
     weights = {k: float(v) for k, v in dict(angle.style.weights).items() if k in FRAME_FEATURES and v}
     total_w = sum(abs(w) for w in weights.values())
@@ -111,6 +111,7 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     score = 0.45 * shot_score + 0.4 * frame_angle + 0.15 * quality
     if m.acutance < MIN_ACUTANCE:
         score -= 0.3
+    score -= 0.5 * m.text_score  # burned-in text (subtitles, credits) all but disqualifies a frame
     if m.is_black or m.is_blank:
         score = -1.0
     terms = {
@@ -214,16 +215,20 @@ def select_frames(
     pinned_time: float | None = None,
     max_similarity: float = 0.9,
     data_dir: Path | None = None,
+    spoiler_guard: float = 0.0,
 ) -> tuple[list[FramePick], dict[str, object]]:
     """Pick up to ``n`` frames (fewer if the title has fewer usable shots). Returns picks, diagnostics.
 
     With the analysis keyframes on disk (``data_dir``), frames are pre-ranked on those small
     JPEGs and only the picks (plus a few spares) are decoded at full resolution and re-checked;
-    otherwise the whole shortlist is decoded at full resolution."""
+    otherwise the whole shortlist is decoded at full resolution. Shots whose middle lies in the
+    last ``spoiler_guard`` share of the title (endings, end credits) are not used unless pinned."""
     shots = analysis.shots
-    usable = [s for s in shots if not s.is_black and not s.is_blank and s.duration >= _MIN_SHOT]
+    cutoff = analysis.duration * (1.0 - spoiler_guard) if spoiler_guard > 0 else math.inf
+    usable = [s for s in shots if not s.is_black and not s.is_blank and s.duration >= _MIN_SHOT
+              and (s.start + s.end) / 2 <= cutoff]
     if not usable:
-        usable = [s for s in shots if not s.is_black] or list(shots)
+        usable = [s for s in shots if not s.is_black and (s.start + s.end) / 2 <= cutoff] or list(shots)
     order = sorted(usable, key=lambda s: -float(shot_scores[s.index]) if s.index < len(shot_scores) else 0.0)
     per_shot = 2 if allow_same_shot else 1
     shortlist = order[: max(2 * n + 2, n + 2)]
@@ -270,6 +275,7 @@ def select_frames(
     diag = {
         "mode": mode,
         "shots_usable": len(usable),
+        "spoiler_guard": spoiler_guard,
         "frames_prescored": len(prescored),
         "frames_decoded": decoded,
         "shortlist": [s.index for s in shortlist],
