@@ -105,6 +105,7 @@ def artwork(
     candidates: int = typer.Option(4, "--candidates", help="Number of candidate artworks (distinct shots)"),
     formats: str = typer.Option("hero,poster,tile,mobile", "--formats", help="Comma-separated formats"),
     allow_same_shot: bool = typer.Option(False, "--allow-same-shot", help="Allow two candidates from one shot"),
+    allow_spoilers: bool = typer.Option(False, "--allow-spoilers", help="Allow frames from the last 10% (ending, credits)"),
     pinned_time: Optional[float] = typer.Option(None, "--pinned-time", help="Use the frame at this time (s) for candidate 1"),
     pinned_shot: Optional[int] = typer.Option(None, "--pinned-shot", help="Use this shot index for candidate 1"),
     restyle: Optional[float] = typer.Option(None, "--restyle", help="img2img strength 0..1 (needs GENPERSO_DIFFUSION_MODEL)"),
@@ -112,7 +113,8 @@ def artwork(
     json_out: bool = typer.Option(False, "--json", help="Print only the record as JSON"),
 ) -> None:
     """Make artwork: every candidate as hero 16:9, poster 2:3, tile 1:1 and mobile 9:16 (JPEG + WebP)."""
-    params: dict[str, Any] = {"candidates": candidates, "formats": formats, "allow_same_shot": allow_same_shot}
+    params: dict[str, Any] = {"candidates": candidates, "formats": formats, "allow_same_shot": allow_same_shot,
+                              "allow_spoilers": allow_spoilers}
     if pinned_time is not None:
         params["pinned_time"] = pinned_time
     if pinned_shot is not None:
