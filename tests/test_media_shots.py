@@ -110,3 +110,26 @@ def test_variable_frame_rate_uses_timestamps(tmp_path: Path) -> None:
     assert scan.times[10] == pytest.approx(1.2, abs=1e-3)
     shots = detect_shots(vfr, info)
     assert len(shots) == 2 and abs(shots[1][0] - 2.0) <= 2 / FPS
+
+
+@dataclass(frozen=True)
+class ScoreCase:
+    name: str
+    scores: tuple[float, ...]
+    cuts: tuple[int, ...]
+
+
+SCORE_CASES = [
+    ScoreCase("noise_to_still", (0, 42, 42, 42, 43, 0, 0, 0, 0), (4,)),
+    ScoreCase("still_to_noise", (0, 0, 0, 0, 42, 42, 42, 43, 42), (4,)),
+    ScoreCase("action_slowing_down", (0, 34, 48, 31, 44, 33, 9, 8, 8, 7), ()),
+    ScoreCase("sustained_action", (0, 40, 42, 41, 43, 40, 42, 41), ()),
+]
+
+
+@pytest.mark.parametrize("case", SCORE_CASES, ids=lambda c: c.name)
+def test_one_sided_rule(case: ScoreCase) -> None:
+    from genperso.media.shots import ShotDetectorConfig, _one_sided_cuts
+
+    got = _one_sided_cuts(np.asarray(case.scores, dtype=np.float32), ShotDetectorConfig())
+    assert tuple(got) == case.cuts

@@ -51,7 +51,8 @@ class ShotDetectorConfig:
     adaptive_threshold: float = 3.0  # frame score / mean of neighbours' scores to call a cut
     min_content_val: float = 20.0  # and the frame score itself must exceed this (default 15 fires on hue flicker)
     one_sided_min: float = 30.0  # one-sided rule: a frame score this high ...
-    one_sided_ratio: float = 3.0  # ... and this many times the calmer side's mean is a cut too
+    one_sided_ratio: float = 3.0  # ... and this many times the calmer side's mean is a cut too,
+    one_sided_calm: float = 4.0  # ... when that side is nearly still (an action burst ending is not a cut)
     window_width: int = 2  # neighbours on each side in the rolling average
     min_shot_s: float = 0.4  # no two boundaries closer than this
     black_luma: float = F.BLACK_LUMA
@@ -338,7 +339,8 @@ def _ramp(luma: np.ndarray, edge: int, direction: int, cfg: ShotDetectorConfig, 
 def _one_sided_cuts(scores: np.ndarray, cfg: ShotDetectorConfig) -> list[int]:
     """Cuts next to sustained high activity, which the two-sided adaptive ratio misses: a frame
     whose score is high and ``one_sided_ratio`` times the mean of the calmer side (the
-    ``window_width`` frames before it, or after it). Fast action -> still frame is the case."""
+    ``window_width`` frames before it, or after it), that side being nearly still. Fast action
+    -> still frame is the case; fast action that merely slows down is not."""
     w = cfg.window_width
     n = scores.size
     out: list[int] = []
@@ -350,7 +352,7 @@ def _one_sided_cuts(scores: np.ndarray, cfg: ShotDetectorConfig) -> list[int]:
         before = (csum[i] - csum[i - w]) / w if i - w >= 1 else math.inf
         after = (csum[i + 1 + w] - csum[i + 1]) / w if i + 1 + w <= n else math.inf
         calm = min(before, after)
-        if math.isfinite(calm) and scores[i] >= cfg.one_sided_ratio * max(calm, 1e-6):
+        if calm <= cfg.one_sided_calm and scores[i] >= cfg.one_sided_ratio * max(calm, 1e-6):
             out.append(i)
     return out
 
