@@ -148,3 +148,24 @@ def test_cli_remix(tmp_path: Path) -> None:
     missing = subprocess.run([*exe, "remix", str(tmp_path / "nope.ogg"), "--bpm", "120", "--out", str(out)],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_remix_of_music_library_ids_carries_licences(tmp_path: Path) -> None:
+    from genperso.catalog import session_scope
+    from genperso.catalog.titles import MusicTrackRow
+
+    a = make_beat_loop(tmp_path / "a.wav", 100.0, duration=10.0, seed=3)
+    b = make_beat_loop(tmp_path / "b.wav", 104.0, duration=10.0, seed=4)
+    with session_scope() as s:
+        for tid, p, lic in (("loop-a", a, "CC0"), ("loop-b", b, "CC-BY-4.0")):
+            s.add(MusicTrackRow(id=tid, title=f"Loop {tid[-1].upper()}", artist="Synth", licence=lic,
+                                attribution=f"{tid} by Synth", path=str(p), content_hash="0" * 64, duration=10.0))
+    out = tmp_path / "lib.mp3"
+    res = remix(["loop-a", "loop-b"], 110.0, out, RemixConfig(crossfade_beats=4))
+    rec = res.record
+    assert [s["track"] for s in rec["sources"]] == ["loop-a", "loop-b"]
+    assert [s["licence"] for s in rec["sources"]] == ["CC0", "CC-BY-4.0"]
+    from genperso.media.ffmpeg import run_ffmpeg
+
+    tags = run_ffmpeg(["-i", str(out), "-f", "ffmetadata", "-"], capture_stdout=True).stdout.decode()
+    assert "CC-BY-4.0" in tags and "110.0 BPM" in tags
