@@ -17,6 +17,7 @@ Run: ``python bench/serving.py [--duration 10] [--requests 20000]``. Needs Redis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -97,7 +98,12 @@ def bench_pipeline(settings: Any) -> Any:
     synthetic generators."""
     from genperso.pipeline import Pipeline
 
-    return Pipeline(settings, generators=_generators())
+    chooser = None
+    if os.environ.get("BENCH_DECISION_LOG") == "off":  # diagnostic only: isolates the policy's log write
+        from genperso.angles.policy import AnglePolicy
+
+        chooser = AnglePolicy(settings, log_decisions=False)
+    return Pipeline(settings, generators=_generators(), chooser=chooser)
 
 
 def bench_app() -> Any:
@@ -229,6 +235,36 @@ def http_part(args: argparse.Namespace, env: dict[str, str], settings: Any) -> d
     for a in load_angles().ids:  # pre-generate every angle: the load is all cache hits
         pipe.generate(pipe.build_key(st, a, "artwork", _normalise_params("artwork", None, Context().maturity)), TITLE)
     prewarm = time.perf_counter() - t0
+    emb = np.random.default_rng(1).normal(size=settings.embedding_dim).tolist()
+    script = Path(env["GENPERSO_DATA_DIR"]) / "post.lua"
+    lua_script(script, API_KEY, emb, users=1000)
+    results: list[WrkResult] = []
+    with _server(args, env) as base:
+        # warm-up (first decisions, process caches) and a correctness check
+        body = {"user": {"id": "u1", "embedding": emb}, "title_id": TITLE, "kinds": ["artwork"]}
+        r = httpx.post(base + "/v1/personalize", json=body, headers={"X-API-Key": API_KEY}, timeout=30)
+        r.raise_for_status()
+        assert r.json()["assets"]["artwork"]["status"] == "hit", r.text
+        run_wrk(exe, base + "/v1/personalize", script, 8, 2, "warmup")
+        before = _hits(httpx.get(base + "/metrics").text)
+        for conns in (32, 8):
+            results.append(run_wrk(exe, base + "/bench/bare", script, conns, args.duration, "bare"))
+            results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, "personalize"))
+        after = _hits(httpx.get(base + "/metrics").text)
+    if args.diagnose:  # same load with the policy's per-request decision write switched off
+        with _server(args, {**env, "BENCH_DECISION_LOG": "off"}) as base:
+            run_wrk(exe, base + "/v1/personalize", script, 8, 2, "warmup")
+            for conns in (32, 8):
+                results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration,
+                                       "personalize (no decision log)"))
+    lookups = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return {"results": results, "lookups": lookups, "prewarm_s": prewarm}
+
+
+@contextlib.contextmanager
+def _server(args: argparse.Namespace, env: dict[str, str]) -> Iterator[str]:
+    import httpx
+
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "serving:bench_app", "--factory", "--app-dir", str(ROOT / "bench"),
@@ -243,29 +279,13 @@ def http_part(args: argparse.Namespace, env: dict[str, str], settings: Any) -> d
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        emb = np.random.default_rng(1).normal(size=settings.embedding_dim).tolist()
-        script = Path(env["GENPERSO_DATA_DIR"]) / "post.lua"
-        lua_script(script, API_KEY, emb, users=1000)
-        # warm-up (first decisions, process caches) and a correctness check
-        body = {"user": {"id": "u1", "embedding": emb}, "title_id": TITLE, "kinds": ["artwork"]}
-        r = httpx.post(base + "/v1/personalize", json=body, headers={"X-API-Key": API_KEY}, timeout=30)
-        r.raise_for_status()
-        assert r.json()["assets"]["artwork"]["status"] == "hit", r.text
-        run_wrk(exe, base + "/v1/personalize", script, 8, 2, "warmup")
-        before = _hits(httpx.get(base + "/metrics").text)
-        results = []
-        for conns in (32, 8):
-            results.append(run_wrk(exe, base + "/bench/bare", script, conns, args.duration, "bare"))
-            results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, "personalize"))
-        after = _hits(httpx.get(base + "/metrics").text)
+        yield base
     finally:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-    lookups = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-    return {"results": results, "lookups": lookups, "prewarm_s": prewarm}
 
 
 def _hits(metrics: str) -> dict[str, float]:
@@ -358,6 +378,9 @@ def main() -> None:
     ap.add_argument("--gen-workers", type=int, default=4, help="Zipf simulation generation threads")
     ap.add_argument("--zipf-s", type=float, default=1.1, help="Zipf exponent over title popularity")
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--skip-zipf", action="store_true")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also measure personalize with the policy's decision log write off (diagnostic)")
     args = ap.parse_args()
 
     import redis
@@ -392,7 +415,7 @@ def main() -> None:
         from genperso.pipeline import reset_pipelines
 
         reset_pipelines()
-        zipf = zipf_part(args, get_settings())
+        zipf = {} if args.skip_zipf else zipf_part(args, get_settings())
     finally:
         keys = list(r.scan_iter(match=f"{prefix}*", count=1000))
         for i in range(0, len(keys), 500):
@@ -412,6 +435,9 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
         for c in ("endpoint", "conns", "req/s", "p50 ms", "p99 ms", "requests", "errors"):
             t.add_column(c, justify="right")
         by = {(w.name, w.connections): w for w in http["results"]}
+        if ("personalize (no decision log)", 32) in by:
+            figures["personalize_nolog_rps_32"] = round(by[("personalize (no decision log)", 32)].rps, 1)
+            figures["personalize_nolog_p99_ms_8"] = round(by[("personalize (no decision log)", 8)].p99_ms, 3)
         for w in http["results"]:
             t.add_row(w.name, str(w.connections), f"{w.rps:,.0f}", f"{w.p50_ms:.2f}", f"{w.p99_ms:.2f}",
                       str(w.requests), str(w.errors))
@@ -434,6 +460,9 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
         })
     else:
         console.print(f"HTTP part skipped: {http.get('skipped')}")
+    if not zipf:
+        print(json.dumps(figures))
+        return
     t = Table(title="Zipf simulation: 10,000 users x 200 titles x 8 angles, Redis single-flight")
     for c in ("requests", "clients", "distinct keys", "generations", "duplicates", "hit rate", "gen-s saved",
               "req/s"):

@@ -96,7 +96,8 @@ class CeleryDispatcher:
     """Sends job ids to the Celery queues, by task name, through a producer configured from
     these settings (broker URL and key prefix), independent of the worker-side app object."""
 
-    TASKS = {"generate": "genperso.generate_asset", "analysis": "genperso.analyse_title"}
+    TASKS = {"generate": "genperso.generate_asset", "analysis": "genperso.analyse_title",
+             **{k: f"genperso.generate_{k}" for k in ("trailer", "artwork", "titles", "remix")}}
 
     def __init__(self, settings: Settings) -> None:
         from workers.app import make_app
@@ -118,7 +119,7 @@ def resume_pending(settings: Settings, dispatcher: Any) -> int:
     with session_scope(settings) as s:
         pending = [(j.id, j.queue, j.kind) for j in JobRepo(s).pending()]
     for job_id, queue, kind in pending:
-        dispatcher.submit(job_id, queue, "analysis" if kind == "analysis" else "generate")
+        dispatcher.submit(job_id, queue, kind)
     if pending:
         log.info("jobs.resumed", n=len(pending))
     return len(pending)

@@ -329,7 +329,7 @@ class Pipeline:
         try:
             with session_scope(self.settings) as s:
                 JobRepo(s).create(job_id, key, title_id, queue, batch_id=batch_id)
-            self.dispatcher.submit(job_id, queue)
+            self.dispatcher.submit(job_id, queue, key.kind)
         except BaseException:
             self.cache.release(key.digest, job_id)
             raise

@@ -129,8 +129,11 @@ def test_queue_routing(settings, monkeypatch):
 
 
 def test_celery_app_settings():
+    import workers.tasks  # noqa: F401 - registers the tasks
     from workers.app import app
 
+    assert {"genperso.generate_asset", "genperso.analyse_title", "genperso.generate_trailer",
+            "genperso.generate_artwork", "genperso.generate_titles", "genperso.generate_remix"} <= set(app.tasks)
     c = app.conf
     assert c.task_acks_late and c.worker_prefetch_multiplier == 1 and c.task_reject_on_worker_lost
     assert c.task_soft_time_limit < c.task_time_limit
