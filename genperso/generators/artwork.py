@@ -55,7 +55,7 @@ class ArtworkConfig(GeneratorConfig):
     max_similarity: float = 0.9  # colour-histogram similarity above which picks are penalised
     # share of the shot score that is "fits this angle better than its neighbouring angles"
     # (scoring.angle_contrast), so comedy and family, say, do not converge on one frame
-    distinct_weight: float = 0.4
+    distinct_weight: float = 0.7  # as the trailer's; applies to shot scores and frame fit
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,8 @@ class ArtworkGenerator(Generator):
         from ..scoring import angle_contrast, default_scorers, score_breakdown
 
         breakdown = score_breakdown(analysis, angle, default_scorers(request.data_dir))
-        contrast = angle_contrast(analysis, angle, list(load_angles()))
+        all_angles = list(load_angles())
+        contrast = angle_contrast(analysis, angle, all_angles)
         shot_scores = (1.0 - cfg.distinct_weight) * breakdown.combined + cfg.distinct_weight * contrast
         t_score = time.perf_counter()
         picks, diag = select_frames(
@@ -217,6 +218,8 @@ class ArtworkGenerator(Generator):
             max_similarity=cfg.max_similarity,
             data_dir=Path(request.data_dir) if request.data_dir else get_settings().data_dir,
             spoiler_guard=params.spoiler_guard,
+            others=[a for a in all_angles if a.id != angle.id],
+            distinct_weight=cfg.distinct_weight,
         )
         if not picks:
             raise InvalidInput(

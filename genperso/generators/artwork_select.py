@@ -89,18 +89,32 @@ def _frame_features(m: FrameMetrics, faces: Sequence[FaceBox]) -> dict[str, floa
     }
 
 
-def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], angle: Angle) -> tuple[float, dict[str, float]]:
+def _frame_angle(feats: Mapping[str, float], angle: Angle) -> float:
+    weights = {k: float(v) for k, v in dict(angle.style.weights).items() if k in FRAME_FEATURES and v}
+    total_w = sum(abs(w) for w in weights.values())
+    return 0.5 + sum(w * (feats[k] - 0.5) for k, w in weights.items()) / total_w if total_w else 0.5
+
+
+def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], angle: Angle,
+                others: Sequence[Angle] = (), distinct_weight: float = 0.0) -> tuple[float, dict[str, float]]:
     """Score one full-resolution frame for an angle; returns (score, terms for the record).
 
     score = 0.45 shot + 0.4 frame_angle + 0.15 quality, where frame_angle applies the angle's
     weights to the same features measured on this frame, and quality averages sharpness,
     exposure (no crushed blacks/clipped whites), no burned-in text and a face term that rewards
     one to three large faces (expressive close-ups). Blurred frames lose 0.3, frames with
-    burned-in text up to 0.5 (0.5 x text_score); black or blank frames are not eligible (-1)."""
+    burned-in text up to 0.5 (0.5 x text_score); black or blank frames are not eligible (-1).
+
+    With ``others`` (the other angles) a ``distinct_weight`` share of frame_angle becomes how
+    much better the frame fits this angle than the other angles on average, so generally
+    attractive frames do not win every angle."""
     feats = _frame_features(m, faces)
-    weights = {k: float(v) for k, v in dict(angle.style.weights).items() if k in FRAME_FEATURES and v}
-    total_w = sum(abs(w) for w in weights.values())
-    frame_angle = 0.5 + sum(w * (feats[k] - 0.5) for k, w in weights.items()) / total_w if total_w else 0.5
+    own = _frame_angle(feats, angle)
+    frame_angle = own
+    rel = None
+    if others and distinct_weight > 0:
+        rel = float(np.clip(0.5 + own - float(np.mean([_frame_angle(feats, o) for o in others])), 0, 1))
+        frame_angle = (1 - distinct_weight) * own + distinct_weight * rel
     sharp_q = float(np.clip(math.log(max(m.acutance, 1e-6) / MIN_ACUTANCE) / math.log(10.0), 0, 1))
     exposure_q = float(1.0 - np.clip(2.0 * max(0.0, m.crushed - 0.15) + 3.0 * max(0.0, m.clipped - 0.05), 0, 1))
     n = len(faces)
@@ -117,6 +131,8 @@ def frame_score(shot_score: float, m: FrameMetrics, faces: Sequence[FaceBox], an
     terms = {
         "shot": round(shot_score, 4),
         "frame_angle": round(frame_angle, 4),
+        "frame_fit": round(own, 4),
+        "frame_distinct": round(rel, 4) if rel is not None else None,
         "quality": round(quality, 4),
         "sharpness_q": round(sharp_q, 4),
         "exposure_q": round(exposure_q, 4),
@@ -168,7 +184,8 @@ def _load_rgb(path: Path) -> np.ndarray | None:
 
 
 def _score(si: int, frame: ExtractedFrame, shots: Sequence[Shot], shot_scores: np.ndarray, angle: Angle,
-           pinned: bool = False, faces_from: FramePick | None = None) -> FramePick:
+           pinned: bool = False, faces_from: FramePick | None = None, others: Sequence[Angle] = (),
+           distinct_weight: float = 0.0) -> FramePick:
     """Measure and score one frame. ``faces_from``: reuse the faces found on the analysis
     keyframe this frame was decoded for (same time +-0.2 s) instead of running Haar again."""
     shot = shots[si]
@@ -176,7 +193,7 @@ def _score(si: int, frame: ExtractedFrame, shots: Sequence[Shot], shot_scores: n
     known = shot.faces if shot.keyframe_times and abs(frame.time - shot.keyframe_times[0]) <= 0.3 else ()
     faces = _merge_faces(faces_from.faces if faces_from is not None else m.faces, known)
     ss = float(shot_scores[si]) if si < len(shot_scores) else 0.5
-    score, terms = frame_score(ss, m, faces, angle)
+    score, terms = frame_score(ss, m, faces, angle, others, distinct_weight)
     return FramePick(si, frame.time, frame, m, faces, score, terms, pinned)
 
 
@@ -216,6 +233,8 @@ def select_frames(
     max_similarity: float = 0.9,
     data_dir: Path | None = None,
     spoiler_guard: float = 0.0,
+    others: Sequence[Angle] = (),
+    distinct_weight: float = 0.0,
 ) -> tuple[list[FramePick], dict[str, object]]:
     """Pick up to ``n`` frames (fewer if the title has fewer usable shots). Returns picks, diagnostics.
 
@@ -244,7 +263,8 @@ def select_frames(
             t = safe_times(shots[si])[0]
         frame = extract_frames(source, [t], sharpest=pinned_time is None)[0]
         decoded += 1
-        picks.append(_score(si, frame, shots, shot_scores, angle, pinned=True))
+        picks.append(_score(si, frame, shots, shot_scores, angle, pinned=True, others=others,
+                            distinct_weight=distinct_weight))
 
     keyframes = video_keyframe_times(source) if Path(source).is_file() else ()
     prescored: list[FramePick] = []
@@ -253,7 +273,8 @@ def select_frames(
             for t, path in _keyframe_images(s, data_dir, limit=per_shot):
                 rgb = _load_rgb(path)
                 if rgb is not None:
-                    prescored.append(_score(s.index, ExtractedFrame(t, t, rgb), shots, shot_scores, angle))
+                    prescored.append(_score(s.index, ExtractedFrame(t, t, rgb), shots, shot_scores, angle,
+                                            others=others, distinct_weight=distinct_weight))
     mode = "analysis-keyframes" if prescored else "full-resolution"
     if prescored:
         # rank on the small keyframes, then decode the winners (and spares) at full resolution
@@ -261,7 +282,8 @@ def select_frames(
         wanted = [p for p in ranked if not p.pinned]
         frames = extract_frames(source, [p.time for p in wanted], sharpest=True)
         decoded += len(frames)
-        pool = [_score(p.shot_index, f, shots, shot_scores, angle, faces_from=p) for p, f in zip(wanted, frames)]
+        pool = [_score(p.shot_index, f, shots, shot_scores, angle, faces_from=p, others=others,
+                       distinct_weight=distinct_weight) for p, f in zip(wanted, frames)]
     else:
         requests: list[tuple[int, float]] = []
         for s in shortlist:
@@ -270,7 +292,8 @@ def select_frames(
                 requests.append((s.index, snap_to_keyframe(t, lo, hi, keyframes)))
         frames = extract_frames(source, [r[1] for r in requests], sharpest=True)
         decoded += len(frames)
-        pool = [_score(si, f, shots, shot_scores, angle) for (si, _), f in zip(requests, frames)]
+        pool = [_score(si, f, shots, shot_scores, angle, others=others, distinct_weight=distinct_weight)
+                for (si, _), f in zip(requests, frames)]
     picks = _greedy(pool, picks, n, allow_same_shot, max_similarity)
     diag = {
         "mode": mode,
