@@ -66,7 +66,10 @@ def word_variants(word: str) -> set[str]:
     """The word, with letter runs squeezed to two and to one (``fuuuck`` -> ``fuuck``, ``fuck``)."""
     two = re.sub(r"(.)\1{2,}", r"\1\1", word)
     one = re.sub(r"(.)\1+", r"\1", word)
-    return {word, two, one}
+    out = {word, two, one}
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):  # plurals: "hostages" -> "hostage"
+        out.add(word[:-1])
+    return out
 
 
 def normalise(text: str) -> Normalised:
