@@ -325,16 +325,19 @@ def combined_scores(
 
 
 def angle_contrast(analysis: TitleAnalysis, angle: Angle, angles: Sequence[Angle]) -> np.ndarray:
-    """How much better each shot fits ``angle`` than its nearest neighbouring angle (the other
-    angle whose feature scores correlate most with this one's on this title) and than the average
-    angle, as per-title percentile ranks 0..1. Mixing this in keeps cuts for neighbouring angles
-    (comedy vs family, romance vs drama) from converging on the same generally-good shots."""
+    """How much better each shot fits ``angle`` than the angles that compete for the same shots,
+    as per-title percentile ranks 0..1: own feature score minus the average of the other angles'
+    scores weighted by how positively they correlate with this angle's on this title (unrelated
+    angles do not count). Mixing this in keeps cuts for neighbouring angles (romance vs mystery,
+    comedy vs family) from converging on the same generally-good shots."""
     n = len(analysis.shots)
     fs = FeatureScorer()
     others = [fs.score_shots(analysis, a) for a in angles if a.id != angle.id]
     if n < 2 or not others:
         return np.full(n, 0.5)
     own = fs.score_shots(analysis, angle)
-    corr = [float(np.corrcoef(own, o)[0, 1]) if np.std(o) > 0 and np.std(own) > 0 else -1.0 for o in others]
-    nearest = others[int(np.argmax(corr))]
-    return percentile_ranks(own - 0.5 * nearest - 0.5 * np.mean(others, axis=0))
+    corr = np.array([float(np.corrcoef(own, o)[0, 1]) if np.std(o) > 0 and np.std(own) > 0 else 0.0 for o in others])
+    w = np.clip(np.nan_to_num(corr), 0.0, None)
+    if w.sum() <= 1e-9:
+        return percentile_ranks(own)
+    return percentile_ranks(own - np.tensordot(w / w.sum(), np.asarray(others), axes=1))

@@ -26,7 +26,7 @@ from ..errors import InvalidInput, MediaError
 from ..logs import get_logger
 from ..media.ffmpeg import measure_loudness
 from ..angles.catalog import load_angles
-from ..scoring import Scorer, angle_contrast, default_scorers, score_breakdown
+from ..scoring import Scorer, angle_contrast, default_scorers, percentile_ranks, score_breakdown
 from ..types import TitleAnalysis, canonical_json
 from .base import Candidate, GenerationOutput, GenerationRequest, Generator, GeneratorConfig, register
 from .trailer_card import cased, render_title_card
@@ -179,7 +179,9 @@ class TrailerGenerator(Generator):
         scorers = self.scorers if self.scorers is not None else default_scorers(data_dir)
         bd = score_breakdown(analysis, angle, scorers)
         contrast = angle_contrast(analysis, angle, list(load_angles()))
-        final = (1.0 - cfg.distinct_weight) * bd.combined + cfg.distinct_weight * contrast
+        # contrast only counts in proportion to how well the shot fits the angle at all, so a
+        # neighbour's liking for the same shots cannot invert the angle's own preference
+        final = (1.0 - cfg.distinct_weight) * bd.combined + cfg.distinct_weight * contrast * percentile_ranks(bd.combined)
         t_score = time.perf_counter() - t0
         tracks: list[dict[str, Any]] = []
         if p.music != "film":

@@ -294,7 +294,7 @@ def plan_trailer(
     used: dict[int, list[tuple[float, float]]] = {}
     t = 0.0
     step = 1.0 / fps
-    while body - t > 1e-6:
+    while body - t > 0.5 / fps:
         remaining = body - t
         ends = [b for b in grid if lo - 1e-6 <= b - t <= hi + 1e-6 and (body - b < 1e-6 or body - b >= lo - 1e-6)]
         if remaining <= hi * 1.5 + 1e-6 and remaining >= lo * 0.5:
@@ -330,6 +330,6 @@ def plan_trailer(
                 f"(filled {t:.1f} of {body:.1f} s with {len(cuts)} shots)"
             )
         cuts.append(placed)
-        t = round(placed.tl_out, 6)
+        t = int(round(placed.tl_out * fps)) / fps  # on the frame grid (tl_out is rounded for the record)
     return TrailerPlan(cuts=tuple(cuts), card_start=round(body, 4), duration=float(duration), fps=fps,
                        spoiler_cutoff=cutoff, beats=tuple(round(b, 4) for b in grid), excluded=excluded)
