@@ -117,3 +117,13 @@ def test_a_long_credits_roll_at_the_end_is_not_used() -> None:
     scores[50] = 1.0
     plan = plan_trailer(_analysis(shots), get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, allow_spoilers=True)
     assert 50 not in {c.shot_index for c in plan.cuts} and plan.excluded["end_credits"] == 1
+
+
+@pytest.mark.parametrize("angle", ["action", "romance", "drama", "family"])
+def test_off_grid_beats_fill_the_body_exactly(angle: str) -> None:
+    """Beats that are not on the 24 fps frame grid (0.45 s) once stalled the planner one
+    rounding error short of the title card."""
+    a = _analysis(_shots(130, dur=4.5))
+    plan = plan_trailer(a, get_angle(angle), np.linspace(0.2, 0.8, 130), [0.45 * k for k in range(80)], 30.0,
+                        fps=FPS)
+    assert sum(c.frames for c in plan.cuts) == round(plan.card_start * FPS)
