@@ -124,6 +124,10 @@ SCORE_CASES = [
     ScoreCase("still_to_noise", (0, 0, 0, 0, 42, 42, 42, 43, 42), (4,)),
     ScoreCase("action_slowing_down", (0, 34, 48, 31, 44, 33, 9, 8, 8, 7), ()),
     ScoreCase("sustained_action", (0, 40, 42, 41, 43, 40, 42, 41), ()),
+    # Big Buck Bunny 442.17 s: calm sky -> busy falling leaves (two-sided ratio only 2.4)
+    ScoreCase("calm_to_busy_shot", (0, 0.9, 1.7, 2.6, 5.2, 20.1, 74.8, 63.2, 37.0, 33.9, 33.3), (6,)),
+    # Big Buck Bunny 196.17 s: an action burst slowing down, same shot
+    ScoreCase("action_burst_ends", (0, 34.2, 47.9, 30.6, 43.9, 32.7, 29.1, 30.4, 32.7, 9.4, 8.2, 7.8), ()),
 ]
 
 
@@ -133,3 +137,18 @@ def test_one_sided_rule(case: ScoreCase) -> None:
 
     got = _one_sided_cuts(np.asarray(case.scores, dtype=np.float32), ShotDetectorConfig())
     assert tuple(got) == case.cuts
+
+
+@pytest.mark.parametrize("duration", [0.2, 0.32])
+def test_short_dissolve_is_one_gradual_boundary(duration: float, tmp_path: Path) -> None:
+    from genperso.media.ffmpeg import run_ffmpeg
+
+    film = tmp_path / "dissolve.mp4"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", f"testsrc2=s=320x180:r={FPS}:d=3", "-f", "lavfi",
+                "-i", f"smptehdbars=s=320x180:r={FPS}:d=3",
+                "-filter_complex", f"[0:v][1:v]xfade=transition=fade:duration={duration}:offset=2.5,format=yuv420p[v]",
+                "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", str(film)], what="dissolve film")
+    shots = detect_shots(film)
+    assert len(shots) == 2, shots
+    assert shots[1][2] == "fade"
+    assert abs(shots[1][0] - (2.5 + duration / 2)) <= 2 / FPS + 1e-6

@@ -53,8 +53,12 @@ class ShotDetectorConfig:
     one_sided_min: float = 30.0  # one-sided rule: a frame score this high ...
     one_sided_ratio: float = 3.0  # ... and this many times the calmer side's mean is a cut too,
     one_sided_calm: float = 4.0  # ... when that side is nearly still (an action burst ending is not a cut)
+    one_sided_peak: float = 1.4  # ... or when it also stands out this much from the busy side
     window_width: int = 2  # neighbours on each side in the rolling average
     min_shot_s: float = 0.4  # no two boundaries closer than this
+    gradual_min: float = 12.0  # dissolves: a run of frame scores at least this high ...
+    gradual_max_s: float = 0.4  # ... lasting 3 frames to this long (longer runs are motion), between calm flanks,
+    gradual_min_change: float = 30.0  # ... joining frames whose thumbnails differ this much (0..255)
     black_luma: float = F.BLACK_LUMA
     min_black_s: float = 1.0  # black runs at least this long become their own shot
     min_ramp_frames: int = 4  # a fade ramps luma over at least this many frames
@@ -84,6 +88,7 @@ class VideoScan:
     motion: np.ndarray  # mean abs difference to the previous frame, 0..1 (0 for frame 0)
     content_cuts: tuple[int, ...]  # frames where AdaptiveDetector starts a new shot
     scores: np.ndarray  # ContentDetector frame score (HSV change to the previous frame), 0 for frame 0
+    thumbs: np.ndarray  # (n, 9, 16, 3) uint8 BGR thumbnail of every frame (gradual transitions)
     candidates: list[Candidate]
     width: int  # analysis frame size
     height: int
@@ -204,6 +209,7 @@ def scan_video(
     motion: list[float] = []
     cuts: list[int] = []
     scores: list[float] = []
+    thumbs: list[np.ndarray] = []
     candidates: list[Candidate] = []
     writes: deque[Future[None]] = deque()
     expected = max(1, info.n_frames or int(info.duration * fps))
@@ -247,6 +253,7 @@ def scan_video(
                         cuts.append(int(tc.frame_num))
                         next_cand = min(next_cand, t)  # a new shot: take a candidate right away
                     scores.append(float(getattr(detector, "_frame_score", None) or 0.0))
+                    thumbs.append(cv2.resize(bgr, (16, 9), interpolation=cv2.INTER_AREA))
                     if t >= next_cand:
                         next_cand = t + keyframe_every_s
                         jpg: Path | None = None
@@ -289,6 +296,7 @@ def scan_video(
         motion=np.asarray(motion, dtype=np.float32),
         content_cuts=tuple(sorted(set(c for c in cuts if 0 < c < len(times)))),
         scores=np.asarray(scores, dtype=np.float32),
+        thumbs=np.stack(thumbs) if thumbs else np.zeros((0, 9, 16, 3), np.uint8),
         candidates=candidates,
         width=aw,
         height=ah,
@@ -339,8 +347,9 @@ def _ramp(luma: np.ndarray, edge: int, direction: int, cfg: ShotDetectorConfig, 
 def _one_sided_cuts(scores: np.ndarray, cfg: ShotDetectorConfig) -> list[int]:
     """Cuts next to sustained high activity, which the two-sided adaptive ratio misses: a frame
     whose score is high and ``one_sided_ratio`` times the mean of the calmer side (the
-    ``window_width`` frames before it, or after it), that side being nearly still. Fast action
-    -> still frame is the case; fast action that merely slows down is not."""
+    ``window_width`` frames before it, or after it), that side being nearly still or the frame
+    also standing out from the busy side. Fast action -> still frame, or a calm shot -> a
+    busy one, are the cases; fast action that merely slows down is not."""
     w = cfg.window_width
     n = scores.size
     out: list[int] = []
@@ -351,9 +360,34 @@ def _one_sided_cuts(scores: np.ndarray, cfg: ShotDetectorConfig) -> list[int]:
         # only full windows count (frame 0 has no score, the end has no future)
         before = (csum[i] - csum[i - w]) / w if i - w >= 1 else math.inf
         after = (csum[i + 1 + w] - csum[i + 1]) / w if i + 1 + w <= n else math.inf
-        calm = min(before, after)
-        if calm <= cfg.one_sided_calm and scores[i] >= cfg.one_sided_ratio * max(calm, 1e-6):
+        calm, busy = min(before, after), max(before, after)
+        if not math.isfinite(calm) or scores[i] < cfg.one_sided_ratio * max(calm, 1e-6):
+            continue
+        if calm <= cfg.one_sided_calm or scores[i] >= cfg.one_sided_peak * busy:
             out.append(i)
+    return out
+
+
+def _gradual_cuts(scores: np.ndarray, thumbs: np.ndarray, fps: float, cfg: ShotDetectorConfig) -> list[int]:
+    """Dissolves and other short gradual transitions (middle frame of each): a run of 3 frames to
+    ``gradual_max_s`` whose scores are all >= ``gradual_min``, flanked on both sides by frames at
+    most half as active, where the frame before the run and the frame after it really show
+    different pictures (thumbnail difference >= ``gradual_min_change``). A motion burst that
+    returns to the same picture, or a pan that keeps moving, is not a transition."""
+    n = scores.size
+    out: list[int] = []
+    max_len = max(3, int(round(cfg.gradual_max_s * fps)))
+    w = 4
+    for a, b in _runs(scores >= cfg.gradual_min):
+        if not (3 <= b - a <= max_len) or a - w < 1 or b + w > n:
+            continue
+        run = float(scores[a:b].mean())
+        flank = max(float(scores[a - w : a].mean()), float(scores[b : b + w].mean()))
+        if flank > min(cfg.gradual_min / 2, run / 3):
+            continue
+        change = float(np.mean(cv2.absdiff(thumbs[a - 1], thumbs[b])))
+        if change >= cfg.gradual_min_change:
+            out.append((a + b) // 2)
     return out
 
 
@@ -394,7 +428,8 @@ def segment_shots(scan: VideoScan, config: ShotDetectorConfig | None = None) -> 
             blocked[: ramp0 + 2] = True
     min_gap = max(1, int(round(cfg.min_shot_s * fps)))
     fixed = sorted(boundaries)
-    content = sorted(set(scan.content_cuts) | set(_one_sided_cuts(scan.scores, cfg)))
+    gradual = set(_gradual_cuts(scan.scores, scan.thumbs, fps, cfg)) if scan.thumbs.size else set()
+    content = sorted(set(scan.content_cuts) | set(_one_sided_cuts(scan.scores, cfg)) | gradual)
     kept: list[int] = []
     for c in content:
         if blocked[c] or c < min_gap or n - c < min_gap or (kept and c - kept[-1] < min_gap):
@@ -402,7 +437,7 @@ def segment_shots(scan: VideoScan, config: ShotDetectorConfig | None = None) -> 
         j = int(np.searchsorted(fixed, c))
         near = any(abs(c - fixed[k]) < min_gap for k in (j - 1, j) if 0 <= k < len(fixed))
         if not near:
-            boundaries[c] = "cut"
+            boundaries[c] = "fade" if c in gradual and c not in scan.content_cuts else "cut"
             kept.append(c)
     starts = [0] + sorted(b for b in boundaries if 0 < b < n)
     spans: list[ShotSpan] = []
