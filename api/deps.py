@@ -12,7 +12,7 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass
-from typing import Annotated, Callable
+from typing import Annotated, Awaitable, Callable
 
 from fastapi import Depends, Request
 
@@ -89,11 +89,13 @@ class KeyResolver:
         return Principal(h, hit[1]) if hit[1] else None
 
 
-def get_app_settings(request: Request) -> Settings:
+# Dependencies are ``async`` (they never block for long): FastAPI would run sync ones on the
+# thread pool, one hop each, on the hot path.
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_app_pipeline(request: Request) -> Pipeline:
+async def get_app_pipeline(request: Request) -> Pipeline:
     return request.app.state.pipeline
 
 
@@ -111,10 +113,12 @@ def _key_from(request: Request) -> str | None:
     return None
 
 
-def require(*roles: str) -> Callable[[Request], Principal]:
+def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
+    """Resolved in the event loop: static keys and the in-process key cache answer at once; an
+    unknown key costs one catalog read per ``KEY_CACHE_S``."""
     allowed = set(roles) | {"admin"}
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         key = _key_from(request)
         if not key:
             raise AuthError("missing API key: send it in the X-API-Key header (or Authorization: Bearer)")

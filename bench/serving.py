@@ -98,11 +98,20 @@ def bench_pipeline(settings: Any) -> Any:
     synthetic generators."""
     from genperso.pipeline import Pipeline
 
-    chooser = None
-    if os.environ.get("BENCH_DECISION_LOG") == "off":  # diagnostic only: isolates the policy's log write
+    chooser: Any = None
+    mode = os.environ.get("BENCH_CHOOSER", "")
+    if mode == "nolog":  # diagnostic only: the real policy without its per-request decision write
         from genperso.angles.policy import AnglePolicy
 
         chooser = AnglePolicy(settings, log_decisions=False)
+    elif mode == "fixed":  # diagnostic only: the serving layer alone (no policy work at all)
+        from genperso.types import AngleDecision
+
+        class Fixed:
+            def choose(self, user: Any, title_id: str, context: Any) -> AngleDecision:
+                return AngleDecision("fixed", user.user_id, title_id, "action", 1.0, policy="fixed")
+
+        chooser = Fixed()
     return Pipeline(settings, generators=_generators(), chooser=chooser)
 
 
@@ -252,11 +261,11 @@ def http_part(args: argparse.Namespace, env: dict[str, str], settings: Any) -> d
             results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, "personalize"))
         after = _hits(httpx.get(base + "/metrics").text)
     if args.diagnose:  # same load with the policy's per-request decision write switched off
-        with _server(args, {**env, "BENCH_DECISION_LOG": "off"}) as base:
-            run_wrk(exe, base + "/v1/personalize", script, 8, 2, "warmup")
-            for conns in (32, 8):
-                results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration,
-                                       "personalize (no decision log)"))
+        for mode, label in (("nolog", "personalize (no decision log)"), ("fixed", "personalize (fixed angle)")):
+            with _server(args, {**env, "BENCH_CHOOSER": mode}) as base:
+                run_wrk(exe, base + "/v1/personalize", script, 8, 2, "warmup")
+                for conns in (32, 8):
+                    results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, label))
     lookups = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     return {"results": results, "lookups": lookups, "prewarm_s": prewarm}
 
@@ -438,6 +447,8 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
         if ("personalize (no decision log)", 32) in by:
             figures["personalize_nolog_rps_32"] = round(by[("personalize (no decision log)", 32)].rps, 1)
             figures["personalize_nolog_p99_ms_8"] = round(by[("personalize (no decision log)", 8)].p99_ms, 3)
+            figures["personalize_fixed_rps_32"] = round(by[("personalize (fixed angle)", 32)].rps, 1)
+            figures["personalize_fixed_p99_ms_8"] = round(by[("personalize (fixed angle)", 8)].p99_ms, 3)
         for w in http["results"]:
             t.add_row(w.name, str(w.connections), f"{w.rps:,.0f}", f"{w.p50_ms:.2f}", f"{w.p99_ms:.2f}",
                       str(w.requests), str(w.errors))
