@@ -127,6 +127,13 @@ def test_all_formats_records_and_distinct_shots(film: Path, tmp_path: Path) -> N
     assert out.timings["total_s"] > 0
 
 
+def test_format_labels_and_pipeline_defaults(film: Path, tmp_path: Path) -> None:
+    # genperso.pipeline asks for {"candidates": 4, "formats": ["16:9"]} plus seed/maturity keys
+    out = _generate(film, tmp_path / "lbl", "drama", candidates=1, formats=["16:9", "9:16"], seed=5, maturity="teen")
+    files = out.candidates[0].files
+    assert {"hero.jpg", "hero.webp", "mobile.jpg", "mobile.webp"} <= set(files) and "poster.jpg" not in files
+
+
 def test_pinned_time_and_same_shot(film: Path, tmp_path: Path) -> None:
     out = _generate(film, tmp_path / "p", "comedy", candidates=2, formats=["hero"], pinned_time=3.1)
     first = out.candidates[0].record["source"]

@@ -7,12 +7,12 @@ For one (title version, angle) the generator picks ``candidates`` frames (see
 model revisions). Candidates are ranked best first so the safety gate can fall back to the next.
 
 Parameters (``request.params``): ``candidates`` (default 4, 1..settings.max_candidates),
-``formats`` (subset of hero/poster/tile/mobile), ``allow_same_shot`` (default False),
+``formats`` (subset of hero/poster/tile/mobile, or their aspect labels 16:9/2:3/1:1/9:16), ``allow_same_shot`` (default False),
 ``pinned_shot`` / ``pinned_time`` (candidate 1 uses that shot / exact time), ``restyle``
 (img2img strength for the optional diffusion stage; only when ``settings.diffusion_model`` is set),
 ``spoiler_guard`` (default 0.1: the last 10 % of the title, ending and end credits, is never
-used; ``allow_spoilers`` sets it to 0), ``restyle_steps`` (default 20) and ``safety_profile``
-(profile the generated pixels are checked against, default the strictest, "kids").
+used; ``allow_spoilers`` sets it to 0), ``restyle_steps`` (default 20) and ``safety_profile`` (profile the generated pixels are
+checked against: default the request's ``maturity`` if given, else the strictest, "kids").
 """
 
 from __future__ import annotations
@@ -87,9 +87,12 @@ def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> Ar
     formats = params.get("formats") or tuple(FORMATS)
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
+    by_label = {label: name for name, (_, _, label) in FORMATS.items()}
+    formats = [by_label.get(f, f) if isinstance(f, str) else f for f in formats]  # "16:9" -> "hero"
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
-        raise InvalidInput(f"unknown artwork format(s) {bad}; known: {', '.join(FORMATS)}", field="formats")
+        raise InvalidInput(f"unknown artwork format(s) {bad}; known: {', '.join(FORMATS)} "
+                           f"({', '.join(by_label)})", field="formats")
     pinned_shot = params.get("pinned_shot")
     if pinned_shot is not None:
         if isinstance(pinned_shot, bool) or not isinstance(pinned_shot, (int, np.integer)) or not (0 <= pinned_shot < n_shots):
@@ -122,7 +125,8 @@ def parse_params(params: Mapping[str, Any], n_shots: int, duration: float) -> Ar
         raise InvalidInput(f"spoiler_guard must be a fraction 0..0.5, got {guard}", field="spoiler_guard")
     if params.get("allow_spoilers"):
         guard = 0.0
-    profile = str(params.get("safety_profile", "kids"))
+    profile = str(params.get("safety_profile") or (params.get("maturity") if params.get("maturity") in
+                                                    ("kids", "teen", "adult") else "kids"))
     if profile not in ("kids", "teen", "adult"):
         raise InvalidInput(f"safety_profile must be kids, teen or adult, got {profile!r}", field="safety_profile")
     return ArtworkParams(
