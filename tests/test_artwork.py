@@ -219,3 +219,19 @@ def test_burned_in_text_and_spoiler_guard(tmp_path: Path) -> None:
     # the last 30 % (bright2's shot) is off limits by default guard 0.3 here, allowed with allow_spoilers
     assert "bright2" not in run(candidates=3, spoiler_guard=0.3)
     assert "bright2" in run(candidates=3, spoiler_guard=0.3, allow_spoilers=True)
+
+
+def test_extract_frames_edges(film: Path, tmp_path: Path) -> None:
+    from genperso.errors import MediaError
+    from genperso.generators.artwork_frames import extract_frames
+
+    total = DUR * len(ORDER)
+    last = extract_frames(film, [total + 5.0])[0]  # clamped to the end: the final shot (bright2)
+    assert total - 0.5 <= last.time <= total and last.rgb.shape == (H, W, 3)
+    assert abs(last.rgb.astype(float).mean() - FRAMES["bright2"].astype(float).mean()) < 12
+    first, again = extract_frames(film, [0.6, 0.6], sharpest=False)
+    assert np.array_equal(first.rgb, again.rgb)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(MediaError):
+        extract_frames(bad, [1.0])

@@ -177,15 +177,17 @@ def extract_frames(source: Path, times: list[float], *, sharpest: bool = True) -
                 t = min(max(times[i], 0.0), max(duration - 0.05, 0.0))
                 lo = t - _SHARP_WINDOW if sharpest else t
                 hi = t + _SHARP_WINDOW if sharpest else t
-                if decoder is None or lo < last_time or lo - last_time > _CONTIGUOUS:
+                if decoder is None or lo <= last_time + 1e-3 or lo - last_time > _CONTIGUOUS:
                     container.seek(int((max(lo, 0.0) + start) / tb), stream=stream, backward=True)
                     decoder = container.decode(stream)
                 best = None  # (sharpness, time, frame)
+                last = None  # the latest frame seen (used when the stream ends before ``lo``)
                 for frame in decoder:
                     if frame.pts is None:
                         continue
                     ft = float(frame.pts * tb) - start
                     last_time = ft
+                    last = (0.0, ft, frame)
                     if ft < lo - 1e-3:
                         continue
                     if not sharpest:
@@ -196,9 +198,13 @@ def extract_frames(source: Path, times: list[float], *, sharpest: bool = True) -
                         best = (s, ft, frame)
                     if ft >= hi:
                         break
-                if best is None:  # past the end: re-seek a little earlier next time
+                if best is None:
+                    # the stream ended before ``lo`` (container duration longer than the video):
+                    # the final frame stands in when it is close, otherwise the time is invalid
                     decoder = None
-                    raise MediaError(f"{source.name}: no frame at {t:.3f} s (duration {duration:.3f} s)")
+                    if last is None or last[1] < t - 1.0:
+                        raise MediaError(f"{source.name}: no frame at {t:.3f} s (duration {duration:.3f} s)")
+                    best = last
                 out[i] = ExtractedFrame(times[i], best[1], best[2].to_ndarray(format="rgb24"))
     except MediaError:
         raise
