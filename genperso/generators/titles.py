@@ -35,8 +35,8 @@ log = get_logger("genperso.generators.titles")
 
 @dataclass(frozen=True)
 class TitlesConfig(GeneratorConfig):
-    samples: int = 16  # sampled per request (one batched generate call)
-    max_new_tokens: int = 12
+    samples: int = 12  # sampled per request (one batched generate call)
+    max_new_tokens: int = 10  # a 40-character title is ~8 tokens; sampling stops at a newline
     temperature: float = 0.9
     top_p: float = 0.95
     w_fluency: float = 0.05

@@ -131,7 +131,6 @@ _SHOTS: tuple[tuple[str, str], ...] = (
     ("Romance playlist, calm: love, tender; for a dinner date in the evening; music: soul, jazz", "Candlelight Slow Dance"),
     ("Action playlist, high-energy: speed, adrenaline; for a workout in the morning; music: rock; about 160 BPM",
      "Full Throttle Sunrise"),
-    ("Mystery playlist, mellow: secret, clue; for reading at night; music: ambient", "Whispers After Midnight"),
 )
 
 

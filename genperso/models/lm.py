@@ -134,15 +134,29 @@ class LanguageModel:
             return str(self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True))
         return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
 
+    def _stop_ids(self, stop_at_newline: bool) -> list[int]:
+        ids = [self.tokenizer.eos_token_id]
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            ids.append(im_end)
+        if stop_at_newline:
+            for nl in ("\n", "\n\n"):
+                enc = self.tokenizer.encode(nl, add_special_tokens=False)
+                if len(enc) == 1:
+                    ids.append(enc[0])
+        return sorted({i for i in ids if i is not None})
+
     def sample(self, prompt: str, *, n: int, seed: int, max_new_tokens: int = 16, temperature: float = 0.9,
-               top_p: float = 0.95) -> list[Sample]:
-        """``n`` sampled continuations of ``prompt`` (one batched ``generate`` call, seeded)."""
+               top_p: float = 0.95, stop_at_newline: bool = True) -> list[Sample]:
+        """``n`` sampled continuations of ``prompt`` (one batched ``generate`` call, seeded); each
+        stops at its end-of-turn (or first newline: one-line answers) or ``max_new_tokens``."""
         torch = self._torch
         if not (1 <= n <= 64):
             raise InvalidInput(f"number of samples must be 1..64, got {n}")
         enc = self.tokenizer(prompt, return_tensors="pt").to(self.device)
         ids = enc["input_ids"]
         width = ids.shape[1]
+        stop_ids = self._stop_ids(stop_at_newline)
         with self._lock, torch.inference_mode():
             torch.manual_seed(int(seed))
             kwargs: dict = {}
@@ -162,17 +176,21 @@ class LanguageModel:
                 top_p=top_p,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=stop_ids,
                 output_scores=True,
                 return_dict_in_generate=True,
                 **kwargs,
             )
             scores = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         samples = []
-        eos = self.tokenizer.eos_token_id
-        pad = self.tokenizer.pad_token_id
+        drop = set(stop_ids) | {self.tokenizer.pad_token_id}
         for seq, sc in zip(out.sequences, scores):
             gen = seq[width:]
-            keep = [(t, float(s)) for t, s in zip(gen.tolist(), sc.tolist()) if t not in (eos, pad)]
+            keep = []
+            for t, s in zip(gen.tolist(), sc.tolist()):
+                if t in drop:
+                    break
+                keep.append((t, float(s)))
             text = self.tokenizer.decode([t for t, _ in keep], skip_special_tokens=True)
             lp = [s for _, s in keep if s > float("-inf")]
             samples.append(Sample(text, sum(lp) / len(lp) if lp else -10.0))
