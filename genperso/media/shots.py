@@ -26,6 +26,8 @@ Frame times are the decoder's presentation timestamps, so variable frame rate is
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -162,6 +164,50 @@ class _Shrinker:
         return bgr
 
 
+class _DecodeThread(threading.Thread):
+    """Demux + decode + shrink in a producer thread (PyAV and OpenCV release the GIL), so the
+    detector and features of frame N run while frame N+1 is decoded. Bounded queue."""
+
+    _END = object()
+
+    def __init__(self, container, stream, shrink: _Shrinker, maxsize: int = 8) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(daemon=True, name="video-decode")
+        self.container, self.stream, self.shrink = container, stream, shrink
+        self.queue: queue.Queue[object] = queue.Queue(maxsize)
+        self.halt = threading.Event()
+
+    def _put(self, item: object) -> bool:
+        while not self.halt.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            for frame in self.container.decode(self.stream):
+                if not self._put((frame, self.shrink(frame))):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._put(exc)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        while True:
+            item = self.queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.halt.set()
+        self.join()
+
+
 def _write_jpeg(path: Path, bgr: np.ndarray, quality: int) -> None:
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - imencode of a valid array does not fail
@@ -229,8 +275,10 @@ def scan_video(
             vs.thread_count = max(1, threads)
             t0 = float(container.start_time) / 1_000_000 if container.start_time is not None else None
             i = 0
+            decoder = _DecodeThread(container, vs, shrink)
+            decoder.start()
             try:
-                for frame in container.decode(vs):
+                for frame, bgr in decoder:
                     t = frame.time
                     if t0 is None:
                         t0 = float(t) if t is not None else 0.0
@@ -240,7 +288,6 @@ def scan_video(
                         t = max(0.0, float(t) - t0)
                     if times and t <= times[-1]:
                         t = times[-1] + 1e-4
-                    bgr = shrink(frame)
                     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
                     st = F.luma_stats(gray)
                     plane = F.motion_plane(gray)
@@ -274,6 +321,8 @@ def scan_video(
                 if not times:
                     raise MediaError(f"cannot decode video of {path.name}: {exc}", path=str(path)) from None
                 log.warning("shots.decode_error", path=str(path), at=times[-1], error=str(exc))
+            finally:
+                decoder.close()
             if times:
                 for tc in detector.post_process(FrameTimecode(max(0, i - 1), fps)):
                     cuts.append(int(tc.frame_num))
