@@ -265,10 +265,17 @@ class BadParams:
     BadParams({"allow_spoilers": "maybe"}, "allow_spoilers"),
     BadParams({"music": "kazoo"}, "music"),
     BadParams({"durration": 30}, "durration"),
+    BadParams({"seed": -1}, "seed"),
+    BadParams({"seed": "abc"}, "seed"),
 ], ids=lambda c: c.field)
 def test_bad_params_are_invalid_input(case: BadParams) -> None:
     with pytest.raises(InvalidInput, match=case.field):
         parse_params(case.params)
+
+
+def test_pipeline_params_are_accepted() -> None:
+    p = parse_params({"duration": 30.0, "aspect": "16:9", "maturity": "kids", "seed": 12345, "context": {}})
+    assert (p.duration, p.seed) == (30, 12345)
 
 
 def test_generator_rejects_missing_inputs(film, tmp_path: Path) -> None:  # noqa: ANN001

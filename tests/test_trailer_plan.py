@@ -86,6 +86,10 @@ def test_variants_differ() -> None:
     p0 = plan_trailer(a, get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, variant=0)
     p1 = plan_trailer(a, get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, variant=1)
     assert [c.shot_index for c in p0.cuts] != [c.shot_index for c in p1.cuts]
+    s0 = plan_trailer(a, get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, seed=2**32 - 1)
+    assert [c.shot_index for c in s0.cuts] != [c.shot_index for c in p0.cuts]  # a regenerate seed re-rolls
+    again = plan_trailer(a, get_angle("action"), scores, BEATS_120, 30.0, fps=FPS, seed=2**32 - 1)
+    assert [c.shot_index for c in again.cuts] == [c.shot_index for c in s0.cuts]  # deterministic
 
 
 def test_not_enough_footage_is_a_media_error() -> None:

@@ -65,6 +65,7 @@ class TrailerParams:
     allow_spoilers: bool
     spoiler_guard_fraction: float
     music: str
+    seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,8 +83,9 @@ def _as_bool(v: Any, name: str) -> bool:
 
 def parse_params(params: Mapping[str, Any], max_candidates: int = 16) -> TrailerParams:
     """Validate ``request.params``; anything wrong -> InvalidInput naming the parameter."""
-    known = {"duration", "aspect", "candidates", "allow_spoilers", "spoiler_guard_fraction", "music"}
-    unknown = sorted(set(params) - known - {"context"})
+    known = {"duration", "aspect", "candidates", "allow_spoilers", "spoiler_guard_fraction", "music", "seed"}
+    # set by the pipeline for every kind: maturity (read by the safety gate), context
+    unknown = sorted(set(params) - known - {"context", "maturity"})
     if unknown:
         raise InvalidInput(f"unknown trailer parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:
@@ -108,12 +110,17 @@ def parse_params(params: Mapping[str, Any], max_candidates: int = 16) -> Trailer
     if not (0.0 <= guard <= 0.5):
         raise InvalidInput(f"spoiler_guard_fraction must be in [0, 0.5], got {params.get('spoiler_guard_fraction')!r}",
                            field="spoiler_guard_fraction")
+    seed = params.get("seed", 0)
+    if seed is None:
+        seed = 0
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise InvalidInput(f"seed must be an integer in [0, 2^32), got {seed!r}", field="seed")
     music = str(params.get("music", "auto"))
     if music not in MUSIC_CHOICES:
         raise InvalidInput(f"music must be one of {', '.join(MUSIC_CHOICES)}, got {music!r}", field="music")
     return TrailerParams(duration=int(dur_f), aspect=aspect, candidates=int(cand),
                          allow_spoilers=_as_bool(params.get("allow_spoilers", False), "allow_spoilers"),
-                         spoiler_guard_fraction=guard, music=music)
+                         spoiler_guard_fraction=guard, music=music, seed=int(seed))
 
 
 def output_size(src_w: int, src_h: int, aspect: str, max_class: int = 720) -> tuple[int, int]:
@@ -228,7 +235,7 @@ class TrailerGenerator(Generator):
         plan = plan_trailer(analysis, angle, final, beats, float(p.duration), fps=fps,
                             card_seconds=cfg.card_seconds, allow_spoilers=p.allow_spoilers,
                             spoiler_guard_fraction=p.spoiler_guard_fraction, variant=k,
-                            keyframes=source_keyframes(src))
+                            keyframes=source_keyframes(src), seed=p.seed)
         W, H = output_size(analysis.stream.width, analysis.stream.height, p.aspect, cfg.max_size_class)
         crops = crop_windows(analysis.shots, [(c.shot_index, c.src_in, c.src_out) for c in plan.cuts],
                              analysis.stream.width, analysis.stream.height, p.aspect, data_dir)

@@ -247,6 +247,7 @@ def plan_trailer(
     spoiler_guard_fraction: float = 0.15,
     variant: int = 0,
     keyframes: Sequence[float] | None = None,
+    seed: int = 0,
 ) -> TrailerPlan:
     """Plan one trailer; ``beats`` are timeline beat times of the music bed (seconds from 0)."""
     lo, hi = (float(x) for x in angle.style.shot_seconds)
@@ -280,7 +281,8 @@ def plan_trailer(
     demoted = np.asarray(scores, dtype=np.float64).copy()
     n_want = min(len(pool), 2 * n_slots + 6)
     for v in range(variant + 1):
-        chosen = _select(demoted, pool, analysis, n_want, cutoff, np.random.default_rng(v), jitter=0.05 * min(v, 3))
+        jitter = 0.05 * min(v, 3) + (0.05 if seed else 0.0)  # a regenerate seed re-rolls near-ties
+        chosen = _select(demoted, pool, analysis, n_want, cutoff, np.random.default_rng([seed, v]), jitter=jitter)
         if v < variant:
             demoted[chosen[:n_slots]] -= 0.2
     seq = _structure(chosen, scores, n_slots)
