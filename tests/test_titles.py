@@ -159,7 +159,7 @@ def test_filter_rank_and_safety_with_fake_model(fakes: None) -> None:
     reasons = {r["reason"] for r in res.rejected}
     assert {"safety: block", "duplicate", f"longer than {MAX_CHARS} characters"} <= reasons
     assert res.candidates[0].score >= res.candidates[1].score
-    assert lm.calls == [(16, 7)] and res.model_revisions["lm"] == "fake-lm@0" and res.prompt_hash
+    assert lm.calls == [(TitlesConfig().samples, 7)] and res.model_revisions["lm"] == "fake-lm@0" and res.prompt_hash
 
 
 def test_fallback_to_templates_when_nothing_passes(fakes: None) -> None:
