@@ -4,7 +4,7 @@
 * Loudness: EBU R128 integrated loudness, true peak and loudness range (``measure_loudness``, an
   ffmpeg ``ebur128`` pass on the original audio; run concurrently by the caller).
 * Speech: silero-vad (bundled model, batched "sequence" ONNX front-end when available) on a
-  16 kHz copy made with soxr.
+  16 kHz copy (soxr via librosa).
 * Onsets: librosa onset strength + peak picking (per-shot onset density).
 * Tempo and beat grid: ``genperso.media.tempo.estimate_tempo`` when that module is present,
   else ``librosa.beat.beat_track`` (one switch: ``estimate_beats``).
@@ -94,11 +94,12 @@ def decode_audio(path: str | Path, sr: int = AUDIO_SR) -> np.ndarray:
 
 
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    import soxr
+    """High-quality resampling (soxr through librosa)."""
+    import librosa
 
     if sr_in == sr_out:
         return y
-    return soxr.resample(y, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
+    return librosa.resample(y, orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq").astype(np.float32, copy=False)
 
 
 def rms_db(y: np.ndarray) -> float:
