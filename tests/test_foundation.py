@@ -159,6 +159,10 @@ def test_probe_stream_facts(tmp_path: Path) -> None:
     assert info.width == 320 and info.height == 180 and info.fps == pytest.approx(25.0)
     assert info.duration == pytest.approx(3.0, abs=0.1)
     assert info.has_audio and info.audio_channels == 6 and info.audio_layout == "5.1"
+    for seconds in (2.2, 2.5, 2.9):  # short files were once wrongly taken for truncated ones
+        short = tmp_path / f"short{seconds}.mp4"
+        make_film(short, [Segment("testsrc", seconds)])
+        assert probe(short).duration == pytest.approx(seconds, abs=0.1)
     silent = tmp_path / "s.mp4"
     make_film(silent, [Segment("testsrc", 1.0)], audio=False)
     s = probe(silent)

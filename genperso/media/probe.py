@@ -146,7 +146,9 @@ def _check_decodes(c, vs, path: Path, duration: float) -> bool:  # type: ignore[
                     break
         except av.error.FFmpegError:
             last = None
-        if last is None or last < duration * 0.5:
+        # the loop stops at target - 0.5; a file whose frames end before half of its declared
+        # duration (or before that stop point, for short files) is truncated
+        if last is None or last < min(duration * 0.5, target - 0.5):
             raise MediaError(
                 f"{path.name} looks truncated: header says {duration:.1f} s but frames near the end "
                 "cannot be decoded",
