@@ -25,10 +25,11 @@ app = typer.Typer(
 CLI_MODULES: tuple[str, ...] = (
     "safety",
     "catalog",
+    "demo",
     "generate",
     "angles",
-    "serve",
     "remix",
+    "serve",
 )
 
 for _name in CLI_MODULES:
