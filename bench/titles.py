@@ -119,6 +119,7 @@ def main() -> None:
         "blocked_by_safety": int(sum(r["blocked"] for r in rows)),
         "distinct_top_titles": len({r["top"].lower() for r in rows}),
         "latency_mean_s": round(float(lat.mean()), 3),
+        "latency_median_s": round(float(np.median(lat)), 3),
         "latency_p95_s": round(float(np.percentile(lat, 95)), 3),
         "cpu_per_brief_mean_s": round(float(np.mean([r["cpu"] for r in rows])), 3),
         "model_load_s": round(load_s, 2),

@@ -52,6 +52,8 @@ CLEAN_CASES = [
     CleanCase("Ride Into the", "Ride Into the", "unfinished"),
     CleanCase("   ", "", "empty"),
     CleanCase("Go", "Go", "too short"),
+    CleanCase("Action Run; Action Fight", "Action Run; Action Fight", "a list, not a title"),
+    CleanCase("Mystery 125 BPM", "Mystery 125 BPM", "echoes the prompt"),
 ]
 
 
@@ -116,7 +118,8 @@ class FakeLM:
 
     def sample(self, prompt: str, *, n: int, seed: int, **_: Any) -> list[Sample]:
         self.calls.append((n, seed))
-        return [Sample(self.texts[i % len(self.texts)], -1.5) for i in range(n)]
+        return [Sample(self.texts[i % len(self.texts)], -1.5, not self.texts[i % len(self.texts)].endswith("..."))
+                for i in range(n)]
 
 
 @dataclass
@@ -149,7 +152,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_filter_rank_and_safety_with_fake_model(fakes: None) -> None:
     lm = FakeLM(["Morning Run Speed", "Kill Them All Morning", "Blood Rush Run", "Morning Run Speed",
-                 "An Extremely Long Title That Goes On And On Forever", "Adrenaline Sunrise Sprint"])
+                 "An Extremely Long Title That Goes On And On Forever", "Adrenaline Sunrise Sprint", "Dawn Ri..."])
     res = generate_titles(_brief(), n=5, seed=7, lm=lm)
     texts = [c.text for c in res.candidates]
     assert "Kill Them All Morning" not in texts  # blocked: never returned
@@ -157,7 +160,7 @@ def test_filter_rank_and_safety_with_fake_model(fakes: None) -> None:
     assert texts[-1] == "Blood Rush Run" and not res.candidates[-1].servable  # review: last, not servable
     assert all(c.servable for c in res.candidates[:-1]) and not res.fallback
     reasons = {r["reason"] for r in res.rejected}
-    assert {"safety: block", "duplicate", f"longer than {MAX_CHARS} characters"} <= reasons
+    assert {"safety: block", "duplicate", f"longer than {MAX_CHARS} characters", "cut at the token limit"} <= reasons
     assert res.candidates[0].score >= res.candidates[1].score
     assert lm.calls == [(TitlesConfig().samples, 7)] and res.model_revisions["lm"] == "fake-lm@0" and res.prompt_hash
 

@@ -36,7 +36,7 @@ log = get_logger("genperso.generators.titles")
 @dataclass(frozen=True)
 class TitlesConfig(GeneratorConfig):
     samples: int = 12  # sampled per request (one batched generate call)
-    max_new_tokens: int = 10  # a 40-character title is ~8 tokens; sampling stops at a newline
+    max_new_tokens: int = 12  # a 40-character title is ~8 tokens; sampling stops at a newline
     temperature: float = 0.9
     top_p: float = 0.95
     w_fluency: float = 0.05
@@ -134,7 +134,7 @@ def generate_titles(brief: Brief, *, n: int = 5, seed: int = 0, config: TitlesCo
     revisions: dict[str, str] = {}
     brief_text = brief.describe()
     rejected: list[dict[str, str]] = []
-    raw_texts: list[tuple[str, float | None]] = []
+    raw_texts: list[tuple[str, float | None, bool]] = []
     prompt_hash = ""
     if use_model:
         t0 = time.perf_counter()
@@ -150,16 +150,16 @@ def generate_titles(brief: Brief, *, n: int = 5, seed: int = 0, config: TitlesCo
         samples = lm.sample(prompt, n=max(cfg.samples, n), seed=seed, max_new_tokens=cfg.max_new_tokens,
                             temperature=cfg.temperature, top_p=cfg.top_p)
         timings["generate_s"] = time.perf_counter() - t0
-        raw_texts = [(s.text, s.mean_logprob) for s in samples]
+        raw_texts = [(s.text, s.mean_logprob, getattr(s, "complete", True)) for s in samples]
 
     # clean + filter + exact/near-exact duplicates
     t0 = time.perf_counter()
     seen: set[str] = set()
     texts: list[str] = []
     lps: list[float | None] = []
-    for raw, lp in raw_texts:
+    for raw, lp, complete in raw_texts:
         t = clean_title(raw)
-        why = reject_reason(t)
+        why = reject_reason(t) if complete else "cut at the token limit"
         key = near_duplicate_key(t)
         if why is None and key in seen:
             why = "duplicate"

@@ -18,7 +18,7 @@ __all__ = ["TrackBrief", "Brief", "MAX_CHARS", "clean_title", "reject_reason", "
 
 MAX_CHARS = 40
 _ECHO = ("playlist title", "assistant", "angle", "the brief", "here is", "here's", "title:", "sure", "i'm",
-         "as an ai", "user", "tracks:")
+         "as an ai", "user", "tracks:", "bpm", "playlists")
 _STOP = {"the", "a", "an", "of", "and", "for", "to", "in", "on", "with", "at", "by", "&"}
 
 
@@ -184,6 +184,8 @@ def reject_reason(title: str) -> str | None:
     low = title.lower()
     if any(e in low for e in _ECHO):
         return "echoes the prompt"
+    if ";" in title or title.count(",") >= 2 or title.count(":") >= 2:
+        return "a list, not a title"
     content = [w.lower().strip(",.!?:;") for w in words if w.lower() not in _STOP]
     if len(content) != len(set(content)):
         return "repeated word"

@@ -103,6 +103,7 @@ def _fingerprint(model_dir: Path) -> str:
 class Sample:
     text: str
     mean_logprob: float  # mean token log-probability of the generated text (fluency)
+    complete: bool = True  # ended at a stop token (False: cut at max_new_tokens, maybe mid-word)
 
 
 class LanguageModel:
@@ -187,13 +188,15 @@ class LanguageModel:
         for seq, sc in zip(out.sequences, scores):
             gen = seq[width:]
             keep = []
+            complete = False
             for t, s in zip(gen.tolist(), sc.tolist()):
                 if t in drop:
+                    complete = True
                     break
                 keep.append((t, float(s)))
             text = self.tokenizer.decode([t for t, _ in keep], skip_special_tokens=True)
             lp = [s for _, s in keep if s > float("-inf")]
-            samples.append(Sample(text, sum(lp) / len(lp) if lp else -10.0))
+            samples.append(Sample(text, sum(lp) / len(lp) if lp else -10.0, complete))
         return samples
 
 
