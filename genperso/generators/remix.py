@@ -26,7 +26,7 @@ from ..types import canonical_json, sha256_hex, validate_id
 from .base import Candidate, GenerationOutput, GenerationRequest, Generator, GeneratorConfig, register
 
 __all__ = ["RemixConfig", "TrackSource", "RemixResult", "resolve_tracks", "choose_level", "remix",
-           "RemixGenerator", "BPM_LIMITS", "target_from_context"]
+           "RemixGenerator", "BPM_LIMITS", "target_from_context", "pick_library_tracks", "library_fingerprint"]
 
 log = get_logger("genperso.generators.remix")
 Progress = Callable[[str, float], None]
@@ -123,6 +123,57 @@ def target_from_context(angle_style_bpm: tuple[float, float] | None, context: Ma
         lo, hi = angle_style_bpm
         return float(lo), float(hi)
     return 100.0, 130.0
+
+
+def pick_library_tracks(target: tuple[float, float], energy: float, limits: tuple[float, float], *,
+                        n: int = 2, maturity: str = "adult") -> list[str]:
+    """Music-library track ids for a remix when the request names none: tracks whose tempo reaches
+    the target range within the stretch limits (at some metrical level), closest in energy to the
+    angle first, least stretch next; explicit tracks only for adult profiles."""
+    from ..catalog import session_scope
+    from ..catalog.titles import MusicRepo
+
+    mid = (target[0] + target[1]) / 2.0
+    ranked: list[tuple[float, str]] = []
+    with session_scope() as s:
+        for row in MusicRepo(s).list():
+            if not row.tempo_bpm or (row.explicit and maturity != "adult"):
+                continue
+            level = choose_level(float(row.tempo_bpm), mid, limits)
+            if level is None:
+                continue
+            stretch = abs(math.log(level[1]))
+            ranked.append((abs(float(row.energy or 0.5) - energy) + 0.5 * stretch, row.id))
+    if not ranked:
+        raise InvalidInput(
+            f"the music library has no track that reaches {target[0]:.0f}-{target[1]:.0f} BPM within the stretch "
+            "limits: ingest music (genperso ingest-music) or pass params.tracks"
+        )
+    return [tid for _, tid in sorted(ranked)[:n]]
+
+
+_fingerprint_cache: dict[str, tuple[float, str]] = {}
+
+
+def library_fingerprint(ttl_s: float = 30.0) -> str:
+    """A short hash of the music library's tracks (ids and content): part of the remix asset key,
+    so a changed library yields new remixes. Cached briefly per database (it sits on the request path)."""
+    import hashlib
+    import time
+
+    from ..catalog import session_scope
+    from ..catalog.titles import MusicRepo
+    from ..config import get_settings
+
+    db = get_settings().db_url
+    hit = _fingerprint_cache.get(db)
+    if hit is not None and time.monotonic() - hit[0] < ttl_s:
+        return hit[1]
+    with session_scope() as s:
+        rows = sorted((r.id, r.content_hash, bool(r.explicit)) for r in MusicRepo(s).list())
+    fp = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    _fingerprint_cache[db] = (time.monotonic(), fp)
+    return fp
 
 
 def _check_bpm(value: Any) -> float:
@@ -294,16 +345,20 @@ class RemixGenerator(Generator):
 
     def generate(self, request: GenerationRequest) -> GenerationOutput:
         params = dict(request.params)
-        tracks = params.get("tracks") or []
-        if not isinstance(tracks, (list, tuple)) or not tracks:
-            raise InvalidInput("remix needs params.tracks: a list of audio files or music-library ids")
+        tracks = params.get("tracks")
+        if tracks is not None and (not isinstance(tracks, (list, tuple)) or not tracks):
+            raise InvalidInput("remix params.tracks must be a non-empty list of audio files or music-library ids")
+        cfg0: RemixConfig = self.config  # type: ignore[assignment]
+        target = target_from_context(request.angle.style.tempo_bpm, params.get("context"), params)
+        if tracks is None:  # serving path: the library tracks that suit the angle and context
+            tracks = pick_library_tracks(target, request.angle.style.music_energy, cfg0.ratio_limits,
+                                         maturity=str(params.get("maturity", "adult")))
         fmt = str(params.get("format", "m4a")).lower().lstrip(".")
         if fmt not in ("m4a", "mp3"):
             raise InvalidInput(f"remix format must be m4a or mp3, got {fmt!r}")
         cfg: RemixConfig = self.config  # type: ignore[assignment]
         if params.get("max_track_seconds") is not None:
             cfg = RemixConfig(**{**cfg.to_dict(), "max_track_seconds": float(params["max_track_seconds"])})
-        target = target_from_context(request.angle.style.tempo_bpm, params.get("context"), params)
         request.out_dir.mkdir(parents=True, exist_ok=True)
         out = request.out_dir / f"remix.{fmt}"
         res = remix([str(t) for t in tracks], target, out, cfg, seed=request.seed)
@@ -323,4 +378,4 @@ class RemixGenerator(Generator):
         from ..media.stretch import available_engines
 
         return {"stretch": available_engines()[0] if self.config.engine == "auto" else self.config.engine,  # type: ignore[attr-defined]
-                "tempo": "genperso.media.tempo@1"}
+                "tempo": "genperso.media.tempo@1", "music_library": library_fingerprint()}
