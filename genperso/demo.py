@@ -27,6 +27,8 @@ __all__ = ["DemoUser", "SAMPLE_USERS", "DemoReport", "run_demo", "write_gallery"
 log = get_logger("genperso.demo")
 TITLE_ID = "big-buck-bunny"
 KINDS = ("artwork", "trailer", "titles", "remix")
+# every artwork format a front-end needs; the other kinds use the pipeline's defaults
+PARAMS = {"artwork": {"formats": ["16:9", "2:3", "1:1", "9:16"]}}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def run_demo(settings: Settings | None = None, *, say: Say = print, progress: An
     first: dict[str, Any] = {}
     jobs: set[str] = set()
     for u in users:
-        r = pipe.personalize(profiles[u.user_id], TITLE_ID, list(KINDS), u.context)
+        r = pipe.personalize(profiles[u.user_id], TITLE_ID, list(KINDS), u.context, params=PARAMS)
         first[u.user_id] = r
         jobs |= {kr.job_id for kr in r.results.values() if kr.job_id}
         say(f"    {u.user_id:<9} → {r.decision.angle_id:<10} p={r.decision.propensity:.2f}  "
@@ -119,7 +121,7 @@ def run_demo(settings: Settings | None = None, *, say: Say = print, progress: An
     say("6/6 the same requests again: now served from the cache")
     for u in users:
         t1 = time.perf_counter()
-        r = pipe.personalize(profiles[u.user_id], TITLE_ID, list(KINDS), u.context)
+        r = pipe.personalize(profiles[u.user_id], TITLE_ID, list(KINDS), u.context, params=PARAMS)
         ms = (time.perf_counter() - t1) * 1000
         report.users.append(_user_entry(u, r, first[u.user_id], ms, pipe))
         say(f"    {u.user_id:<9} → {r.decision.angle_id:<10} " + " ".join(f"{k}:{kr.status}" for k, kr in r.results.items())
@@ -235,6 +237,7 @@ def _user_html(u: dict[str, Any], pipe: Any, files_dir: Path) -> str:
            f" · history: {e(hist)}</div>",
            f"<div class=meta>propensity {u['propensity']:.2f} · {e(u['explanation'])} · second request served in "
            f"{u['cached_ms']:.1f} ms</div>"]
+    poster = ""
     for kind, a in u["assets"].items():
         rec = a.get("record")
         out.append(f"<h3>{e(kind)} — {e(a['status'])} {(_verdict_html(rec.get('safety')) if rec else '')}</h3>")
@@ -247,6 +250,8 @@ def _user_html(u: dict[str, Any], pipe: Any, files_dir: Path) -> str:
             for f in files:
                 if str(f.get("mime", "")).startswith("image/") and str(f.get("role", "")).endswith(".jpg"):
                     src = _copy(pipe, f["path"], files_dir)
+                    if src and (not poster or str(f.get("role", "")).startswith("hero")):
+                        poster = poster or src
                     if src:
                         out.append(f"<figure><img src='{src}' loading=lazy><figcaption>{e(f.get('role', ''))} "
                                    f"{f.get('width')}x{f.get('height')}</figcaption></figure>")
@@ -256,7 +261,8 @@ def _user_html(u: dict[str, Any], pipe: Any, files_dir: Path) -> str:
                 if str(f.get("mime", "")).startswith("video/"):
                     src = _copy(pipe, f["path"], files_dir)
                     if src:
-                        out.append(f"<video controls preload=metadata src='{src}' style='max-width:720px'></video>")
+                        out.append(f"<video controls preload=metadata src='{src}' poster='{poster}' "
+                                   "style='max-width:720px'></video>")
         elif kind == "remix":
             for f in files:
                 if str(f.get("mime", "")).startswith("audio/"):
