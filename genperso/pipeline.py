@@ -53,7 +53,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "trailer": {"duration": 30.0, "aspect": "16:9"},
     "artwork": {"candidates": 4, "formats": ["16:9"]},
     "titles": {"n": 5},
-    "remix": {},
+    "remix": {"max_track_seconds": 90.0},  # a two-track remix of about three minutes
 }
 GPU_KINDS = frozenset({"trailer", "artwork", "titles"})
 TITLE_TTL_S = 2.0  # how long a process trusts its copy of a title's serving policy / version
@@ -103,10 +103,33 @@ def forget_title(title_id: str | None = None) -> None:
             _titles.pop(k, None)
 
 
-def _normalise_params(kind: str, params: Mapping[str, Any] | None, maturity: str) -> dict[str, Any]:
+_DAYPART_HOUR = {"morning": 9.0, "afternoon": 14.0, "evening": 20.0, "night": 23.0}
+
+
+def _context_params(kind: str, context: Context | None) -> dict[str, Any]:
+    """The parts of the request context that change an asset, coarsened so users still share it:
+    remixes follow an activity's cadence ("morning run"); titles name the daypart, the activity and
+    the device. Trailers and artwork do not depend on the context (only on the angle)."""
+    if context is None:
+        return {}
+    activity = (context.activity or "").strip().lower()[:40]
+    if kind == "remix" and activity:
+        return {"context": {"activity": activity}}
+    if kind == "titles":
+        from .generators.titles_text import time_of_day
+
+        ctx: dict[str, Any] = {"hour": _DAYPART_HOUR[time_of_day(context.hour)], "device": context.device}
+        if activity:
+            ctx["activity"] = activity
+        return {"context": ctx}
+    return {}
+
+
+def _normalise_params(kind: str, params: Mapping[str, Any] | None, maturity: str,
+                      context: Context | None = None) -> dict[str, Any]:
     if kind not in ASSET_KINDS:
         raise InvalidInput(f"unknown asset kind {kind!r}; use one of {', '.join(ASSET_KINDS)}", field="kinds")
-    merged = dict(DEFAULT_PARAMS[kind])
+    merged = dict(DEFAULT_PARAMS[kind]) | _context_params(kind, context)
     for k, v in (params or {}).items():
         if not isinstance(k, str) or not isinstance(v, (str, int, float, bool, list, type(None))):
             raise InvalidInput(f"params for {kind} must map names to JSON scalars or lists; bad {k!r}")
@@ -252,7 +275,8 @@ class Pipeline:
         title = self.title_state(title_id)
         decision = self.chooser.choose(user, title_id, context)
         keys = {
-            k: self.build_key(title, decision.angle_id, k, _normalise_params(k, (params or {}).get(k), context.maturity))
+            k: self.build_key(title, decision.angle_id, k, _normalise_params(k, (params or {}).get(k), context.maturity,
+                                                                         context))
             for k in kinds
         }
         slots: dict[str, Slot] = {k: (title_id, decision.angle_id, k) for k in kinds}
