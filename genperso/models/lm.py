@@ -52,9 +52,11 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     """De-quantise a GGUF causal LM into a safetensors model dir (float16 on disk), atomically."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     if dest.is_dir() and (dest / "config.json").exists():
         return dest
+    hf_logging.disable_progress_bar()  # the CLI shows its own progress; no tqdm spam in logs
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
