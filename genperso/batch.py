@@ -48,7 +48,10 @@ def top_titles(pipeline: Pipeline, n: int) -> list[str]:
                                        .order_by(TitleRow.id))]
         counts: dict[str, int] = {}
         try:
+            from .angles.decision_log import flush_decision_log
             from .catalog.angles import AngleDecisionRow
+
+            flush_decision_log(pipeline.settings)
 
             counts = {t: int(c) for t, c in s.execute(
                 sa.select(AngleDecisionRow.title_id, sa.func.count()).where(AngleDecisionRow.created_at >= since)

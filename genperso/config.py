@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = 7 * 24 * 3600
     claim_ttl_seconds: int = 900
     stickiness_seconds: int = Field(default=6 * 3600, ge=0)
+    decision_log_async: bool = Field(
+        default=True, description="Write angle decisions in background batches (off the request path)"
+    )
     log_json: bool = False
 
     @field_validator("data_dir", mode="after")

@@ -171,6 +171,9 @@ def test_shadow_policy_never_changes_what_is_served(settings) -> None:
         a, b = prod.choose(u, "t1", Context(), now=NOW), with_shadow.choose(u, "t1", Context(), now=NOW)
         assert (a.angle_id, a.propensity) == (b.angle_id, b.propensity) and a.shadow is None
         assert b.shadow["policy"] == "cand" and b.shadow["angle_id"] in IDS and 0 < b.shadow["propensity"] <= 1
+    from genperso.angles.decision_log import flush_decision_log
+
+    flush_decision_log(settings)
     with session_scope(settings) as s:
         row = s.get(AngleDecisionRow, b.decision_id)
         assert row.shadow == dict(b.shadow)

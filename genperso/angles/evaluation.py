@@ -185,6 +185,9 @@ def _row_sample(row: AngleDecisionRow) -> LoggedSample | None:
 
 def load_logged(settings: Settings | None = None, *, policy: str | None = None, limit: int = 1_000_000) -> list[LoggedSample]:
     """Logged decisions with a reward (at least one feedback event) from the catalog."""
+    from .decision_log import flush_decision_log
+
+    flush_decision_log(settings)
     with session_scope(settings) as s:
         q = sa.select(AngleDecisionRow).where(AngleDecisionRow.reward.is_not(None))
         if policy:

@@ -147,6 +147,9 @@ def record_events(
 
     Events and the state update form one transaction; a concurrent writer that wins the race makes
     this call raise ``Retryable`` (nothing stored), and retrying is safe because of the event ids."""
+    from .decision_log import flush_decision_log
+
+    flush_decision_log(settings)  # the decisions these events refer to must be visible
     try:
         return _record(events, settings, store, reward)
     except (OperationalError, IntegrityError) as exc:
@@ -238,6 +241,9 @@ def _invalidate(settings: Settings) -> None:
 def delete_user(user_id: str, settings: Settings | None = None, *, store: StateStore | None = None) -> dict[str, int]:
     """Remove a user's events, profile, sessions and sticky decisions; unlearn and anonymise their
     decisions (kept for aggregate monitoring without user id, features or session)."""
+    from .decision_log import flush_decision_log
+
+    flush_decision_log(settings)  # no queued decision of this user may be written after the deletion
     try:
         return _delete_user(user_id, settings, store)
     except OperationalError as exc:

@@ -129,6 +129,9 @@ def compare(metrics: Mapping[str, Mapping[str, Sequence[float]]], control: str, 
 def experiment_report(experiment: str, control: str, settings: Settings | None = None) -> list[MetricComparison]:
     """Compare the arms of a logged experiment on reward and click rate (decisions with feedback)."""
     validate_id(experiment, "experiment name")
+    from .decision_log import flush_decision_log
+
+    flush_decision_log(settings)
     metrics: dict[str, dict[str, list[float]]] = {"reward": defaultdict(list), "click": defaultdict(list)}
     with session_scope(settings) as s:
         q = sa.select(AngleDecisionRow.variant, AngleDecisionRow.reward).where(

@@ -55,6 +55,9 @@ def monitor(settings: Settings | None = None, *, window_hours: float = 24.0, n_w
             threshold: float = 0.1, now: dt.datetime | None = None) -> MonitorReport:
     if window_hours <= 0 or not 1 <= n_windows <= 1000 or not 0 < threshold <= 1:
         raise InvalidInput("window_hours > 0, 1 <= windows <= 1000 and 0 < threshold <= 1 are required")
+    from .decision_log import flush_decision_log
+
+    flush_decision_log(settings)
     ids = load_angles().ids
     now = now or dt.datetime.now(dt.timezone.utc)
     end = now.astimezone(dt.timezone.utc).replace(tzinfo=None) if now.tzinfo else now

@@ -13,9 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy.exc import IntegrityError
 
-from ..catalog.angles import AngleDecisionRow
 from ..catalog.db import session_scope
 from ..catalog.titles import TitleRepo
 from ..config import Settings, get_settings
@@ -24,6 +22,7 @@ from ..logs import get_logger
 from ..types import AngleDecision, Context, UserProfile, validate_id
 from .bandit import BanditConfig, Posterior, distribution, draw, posterior
 from .catalog import AngleCatalog, load_angles
+from .decision_log import get_decision_log
 from .eligibility import eligibility, eligible_ids
 from .features import (angle_vectors, feature_dim, feature_vector, load_calibration, user_projection,
                        zero_shot_prior)
@@ -252,24 +251,15 @@ class AnglePolicy:
 
     def _log(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
              now: dt.datetime) -> None:
-        try:
-            self._insert(d, x, offsets, elig, now)
-        except IntegrityError:  # the same sticky decision logged concurrently by another request
-            log.debug("decision already logged", decision_id=d.decision_id)
-
-    def _insert(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
-                now: dt.datetime) -> None:
-        with session_scope(self.settings) as s:
-            if s.get(AngleDecisionRow, d.decision_id) is not None:
-                return
-            s.add(AngleDecisionRow(
-                decision_id=d.decision_id, user_id=d.user_id, title_id=d.title_id, angle_id=d.angle_id,
-                propensity=d.propensity, probs=dict(d.scores), eligible=elig, features=[round(v, 6) for v in x],
-                priors={k: round(v, 6) for k, v in offsets.items()}, context=dict(d.context), policy=d.policy,
-                variant=str(d.context.get("variant")) if d.context.get("variant") else None,
-                shadow=dict(d.shadow) if d.shadow else None, explanation=d.explanation,
-                created_at=now.astimezone(dt.timezone.utc).replace(tzinfo=None),
-            ))
+        """Queue the decision for the background decision log (duplicates are ignored on write)."""
+        get_decision_log(self.settings).submit(dict(
+            decision_id=d.decision_id, user_id=d.user_id, title_id=d.title_id, angle_id=d.angle_id,
+            propensity=d.propensity, probs=dict(d.scores), eligible=elig, features=[round(float(v), 6) for v in x],
+            priors={k: round(float(v), 6) for k, v in offsets.items()}, context=dict(d.context), policy=d.policy,
+            variant=str(d.context.get("variant")) if d.context.get("variant") else None,
+            shadow=dict(d.shadow) if d.shadow else None, explanation=d.explanation,
+            created_at=now.astimezone(dt.timezone.utc).replace(tzinfo=None),
+        ))
 
     def probabilities(self, x: Sequence[float], offsets: Mapping[str, float], eligible: Sequence[str],
                       seed: int, *, epsilon: float | None = None) -> dict[str, float]:
