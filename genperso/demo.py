@@ -177,7 +177,7 @@ header{padding:24px 32px;background:#1b1f24;border-bottom:1px solid #2a2f36}
 h1{margin:0 0 4px;font-size:24px} h2{margin:0;font-size:20px} h3{margin:18px 0 8px;font-size:15px;color:#9aa4af}
 .user{margin:24px 32px;padding:20px;background:#1b1f24;border-radius:12px;border:1px solid #2a2f36}
 .meta{color:#9aa4af;font-size:13px} .angle{display:inline-block;padding:2px 10px;border-radius:99px;background:#2d6cdf;color:#fff;font-weight:600}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px;align-items:start}
 figure{margin:0;background:#0c0e10;border-radius:8px;overflow:hidden} figure img,video{width:100%;display:block}
 figcaption{padding:6px 8px;font-size:12px;color:#9aa4af} .ok{color:#7bd389} .warn{color:#ffb703} .bad{color:#ef476f}
 ol{margin:4px 0 0 18px;padding:0} details{margin-top:8px} pre{white-space:pre-wrap;font-size:11px;color:#9aa4af;max-height:260px;overflow:auto}
@@ -268,9 +268,11 @@ def _user_html(u: dict[str, Any], pipe: Any, files_dir: Path) -> str:
                 if str(f.get("mime", "")).startswith("audio/"):
                     src = _copy(pipe, f["path"], files_dir)
                     if src:
-                        bpm = (rec.get("record") or {}).get("output_bpm") or (rec.get("record") or {}).get("target_bpm")
+                        r = (rec.get("record") or {}).get("chosen") or {}
+                        bpm = (r.get("output_tempo") or {}).get("bpm") or r.get("target_bpm")
+                        tracks = ", ".join(str(t.get("title") or t.get("track")) for t in r.get("sources", []))
                         out.append(f"<audio controls preload=metadata src='{src}'></audio> "
-                                   f"<span class=meta>{e(str(bpm or ''))} BPM</span>")
+                                   f"<span class=meta>{float(bpm or 0):.1f} BPM (measured) · {e(tracks)}</span>")
         elif kind == "titles":
             texts = [c.get("text") for c in (rec.get("record") or {}).get("candidates", []) if c.get("text")]
             if not texts and (rec.get("record") or {}).get("text"):
