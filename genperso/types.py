@@ -329,6 +329,21 @@ class Context(_Serde):
             )
 
 
+def daypart(hour: float) -> str:
+    """morning 5-12 h, afternoon 12-17 h, evening 17-22 h, night otherwise."""
+    h = float(hour)
+    if 5 <= h < 12:
+        return "morning"
+    if 12 <= h < 17:
+        return "afternoon"
+    if 17 <= h < 22:
+        return "evening"
+    return "night"
+
+
+__all__.append("daypart")
+
+
 @dataclass(frozen=True)
 class UserProfile:
     user_id: str

@@ -24,6 +24,7 @@ from ..config import Settings, get_settings
 from ..errors import InvalidInput
 from ..logs import get_logger
 from ..types import Context
+from ..types import daypart as _daypart
 from .catalog import AngleCatalog
 
 __all__ = [
@@ -127,14 +128,8 @@ def angle_vectors(angles: AngleCatalog, settings: Settings | None = None) -> np.
 
 
 def daypart(hour: float) -> str:
-    h = float(hour)
-    if 5 <= h < 12:
-        return "morning"
-    if 12 <= h < 18:
-        return "afternoon"
-    if 18 <= h < 23:
-        return "evening"
-    return "night"
+    """The context's daypart (one definition for the whole system: ``genperso.types.daypart``)."""
+    return _daypart(hour)
 
 
 def context_features(ctx: Context) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -174,6 +175,10 @@ class TitleRepo:
                 TitleVersionRow.title_id == title_id, TitleVersionRow.content_hash == content_hash
             )
         )
+
+    def generation_inputs(self, title_id: str) -> tuple[TitleInfo, TitleAnalysis, Path]:
+        """What a generator needs for the current version: title facts, analysis, source file."""
+        return self.get(title_id).info(), self.analysis(title_id), Path(self.current_version(title_id).source_path)
 
     def analysis(self, title_id: str, version: int | None = None) -> TitleAnalysis:
         """The stored analysis of the current (or given) version; NotFound when not analysed."""

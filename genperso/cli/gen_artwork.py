@@ -80,10 +80,7 @@ def generate_artwork_for_title(title_id: str, angle_id: str, out_dir: Path, para
         raise InvalidInput(exc.message, field="angle") from None
     parse_params(params, 1 << 30, float("inf"))  # candidates/formats checked before any catalog work
     with session_scope(settings) as s:
-        repo = TitleRepo(s)
-        info = repo.get(title_id).info()
-        analysis = repo.analysis(title_id)
-        source = Path(repo.current_version(title_id).source_path)
+        info, analysis, source = TitleRepo(s).generation_inputs(title_id)
     out_dir = out_dir.expanduser().resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     req = GenerationRequest(angle=angle, out_dir=out_dir, title=info, analysis=analysis, params=params, seed=seed,

@@ -39,10 +39,7 @@ def generate_trailer_for_title(
         raise InvalidInput(exc.message, field="angle") from None
     parse_params(params, settings.max_candidates)  # fail fast, before any catalog or media work
     with session_scope(settings) as s:
-        repo = TitleRepo(s)
-        info = repo.get(title_id).info()
-        analysis = repo.analysis(title_id)
-        source = Path(repo.current_version(title_id).source_path)
+        info, analysis, source = TitleRepo(s).generation_inputs(title_id)
     out_dir = out_dir.expanduser().resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     req = GenerationRequest(angle=angle, out_dir=out_dir, title=info, analysis=analysis, params=params,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
-from ..types import Angle, Context
+from ..types import Angle, Context, daypart
 
 __all__ = ["TrackBrief", "Brief", "MAX_CHARS", "clean_title", "reject_reason", "near_duplicate_key",
            "build_messages", "template_titles", "time_of_day", "make_brief"]
@@ -76,14 +76,7 @@ class Brief:
 
 
 def time_of_day(hour: float) -> str:
-    h = float(hour)
-    if 5 <= h < 12:
-        return "morning"
-    if 12 <= h < 17:
-        return "afternoon"
-    if 17 <= h < 22:
-        return "evening"
-    return "night"
+    return daypart(hour)
 
 
 def make_brief(angle: Angle, context: Mapping[str, Any] | Context | None, tracks: Sequence[Any] = (),

@@ -7,21 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ASSETS_DIR
 from ..errors import InvalidInput
 from ..types import AngleStyle
+from .artwork_text import apply_case, font_path
 
 __all__ = ["render_title_card", "cased"]
 
 
 def cased(text: str, case: str) -> str:
-    if case == "upper":
-        return text.upper()
-    if case == "lower":
-        return text.lower()
-    if case == "title":
-        return " ".join(w[:1].upper() + w[1:] for w in text.split(" "))
-    return text
+    """The angle's text case (the same rule as the artwork's title treatment)."""
+    return apply_case(text, case)
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -53,14 +48,12 @@ def render_title_card(name: str, style: AngleStyle, size: tuple[int, int], out_p
     arr = np.clip(arr + 12.0, 0, 255)  # never a black frame
     img = Image.fromarray(arr.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
-    font_path = ASSETS_DIR / "fonts" / style.font
-    if not font_path.is_file():
-        font_path = ASSETS_DIR / "fonts" / "font.ttf"
+    font_file = font_path(style)  # under assets/fonts only (OFL), font.ttf otherwise
     text = cased(name.strip() or "Untitled", style.text_case)
     max_w = int(w * 0.84)
     fs = int(min(w, h) * (0.16 if w >= h else 0.11))
     while True:
-        font = ImageFont.truetype(str(font_path), fs)
+        font = ImageFont.truetype(str(font_file), fs)
         lines = _wrap(draw, text, font, max_w)
         widest = max(draw.textlength(line, font=font) for line in lines)
         if (widest <= max_w and len(lines) <= 3) or fs <= 14:
@@ -80,7 +73,7 @@ def render_title_card(name: str, style: AngleStyle, size: tuple[int, int], out_p
     rule_y = y + int(fs * 0.25)
     draw.rectangle([(w - rule_w) // 2, rule_y, (w + rule_w) // 2, rule_y + max(2, fs // 18)], fill=accent)
     if tagline:
-        small = ImageFont.truetype(str(font_path), max(12, fs // 3))
+        small = ImageFont.truetype(str(font_file), max(12, fs // 3))
         tl = cased(tagline, style.text_case)
         draw.text(((w - draw.textlength(tl, font=small)) / 2, rule_y + int(fs * 0.5)), tl, font=small, fill=colour)
     out_path.parent.mkdir(parents=True, exist_ok=True)
