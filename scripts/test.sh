@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 VENV=${GENPERSO_VENV:-$(pwd)/.venv}
 mkdir -p test-output
+export PATH="$VENV/bin:$PATH"  # console scripts the tests start (genperso worker, moto_server)
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=15 "$@"
 rc=$?
 if [ "$rc" = 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi
