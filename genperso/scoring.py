@@ -337,7 +337,7 @@ def angle_contrast(analysis: TitleAnalysis, angle: Angle, angles: Sequence[Angle
         return np.full(n, 0.5)
     own = fs.score_shots(analysis, angle)
     corr = np.array([float(np.corrcoef(own, o)[0, 1]) if np.std(o) > 0 and np.std(own) > 0 else 0.0 for o in others])
-    w = np.clip(np.nan_to_num(corr), 0.0, None)
+    w = np.clip(np.nan_to_num(corr), 0.0, None) ** 2  # the closest rivals count most
     if w.sum() <= 1e-9:
         return percentile_ranks(own)
     return percentile_ranks(own - np.tensordot(w / w.sum(), np.asarray(others), axes=1))
