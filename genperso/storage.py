@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import mimetypes
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any, BinaryIO, Iterator
 from urllib.parse import quote
 
 from .config import Settings, get_settings
+from .secrets_store import install_secret
 from .errors import InvalidInput, NotFound
 
 __all__ = ["Storage", "StoredFile", "get_storage", "reset_storage", "asset_path", "file_sha256_bytes"]
@@ -212,22 +212,7 @@ class Storage:
 
 
 def _load_secret(settings: Settings) -> bytes:
-    env = os.environ.get("GENPERSO_URL_SECRET")
-    if env:
-        return env.encode()
-    path = Path(settings.data_dir) / "url-secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(secrets.token_hex(32))
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # first writer wins, never overwritten
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text().strip().encode()
+    return install_secret(settings, "url-secret", "GENPERSO_URL_SECRET")
 
 
 _lock = threading.Lock()

@@ -13,11 +13,9 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,6 +23,7 @@ from fastapi import Depends, Request
 from genperso.catalog import session_scope
 from genperso.catalog.assets import ApiKeyRow, hash_api_key
 from genperso.config import Settings, get_settings
+from genperso.secrets_store import install_secret
 from genperso.review import REVIEW_ROLES, Actor
 
 from ..deps import AuthError
@@ -81,22 +80,7 @@ def resolve_key(raw_key: str | None, settings: Settings) -> KeyInfo | None:
 
 
 def _secret(settings: Settings) -> bytes:
-    env = os.environ.get("GENPERSO_SESSION_SECRET")
-    if env:
-        return env.encode()
-    path = Path(settings.data_dir) / "review-session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(secrets.token_hex(32))
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # first writer wins; never overwritten
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text().strip().encode()
+    return install_secret(settings, "review-session", "GENPERSO_SESSION_SECRET")
 
 
 def _b64(data: bytes) -> str:
