@@ -32,7 +32,7 @@ from .errors import GenPersoError, InvalidInput, NotFound, Retryable
 from .generators.base import GenerationRequest, Generator, get_generator
 from .logs import get_logger
 from .storage import Storage, get_storage
-from .types import ASSET_KINDS, AngleDecision, AssetKey, AssetRecord, Context, UserProfile, canonical_json
+from .types import ASSET_KINDS, AngleDecision, AssetKey, AssetRecord, Context, UserProfile, canonical_json, daypart
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -116,9 +116,7 @@ def _context_params(kind: str, context: Context | None) -> dict[str, Any]:
     if kind == "remix" and activity:
         return {"context": {"activity": activity}}
     if kind == "titles":
-        from .generators.titles_text import time_of_day
-
-        ctx: dict[str, Any] = {"hour": _DAYPART_HOUR[time_of_day(context.hour)], "device": context.device}
+        ctx: dict[str, Any] = {"hour": _DAYPART_HOUR[daypart(context.hour)], "device": context.device}
         if activity:
             ctx["activity"] = activity
         return {"context": ctx}

@@ -46,7 +46,8 @@ class BanditConfig:
 
 @dataclass
 class AngleModel:
-    """Sufficient statistics: n, X'X and X'(y - offset)."""
+    """Sufficient statistics: n, X'X and X'(y - offset). A pending update (``Delta``) is the same
+    statistics over new observations, added with ``apply`` (or subtracted: ``observe(sign=-1)``)."""
 
     dim: int
     n: float = 0.0
@@ -64,20 +65,6 @@ class AngleModel:
         self.xtx += delta.xtx
         self.xty += delta.xty
 
-
-@dataclass
-class Delta:
-    dim: int
-    n: float = 0.0
-    xtx: np.ndarray = field(default=None)  # type: ignore[assignment]
-    xty: np.ndarray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.xtx is None:
-            self.xtx = np.zeros((self.dim, self.dim))
-        if self.xty is None:
-            self.xty = np.zeros(self.dim)
-
     def observe(self, x: np.ndarray, target: float, sign: float = 1.0) -> None:
         self.n += sign
         self.xtx += sign * np.outer(x, x)
@@ -85,6 +72,9 @@ class Delta:
 
     def retarget(self, x: np.ndarray, old: float, new: float) -> None:
         self.xty += (new - old) * x
+
+
+Delta = AngleModel  # the statistics of a batch of observations, applied to a model
 
 
 @dataclass(frozen=True)

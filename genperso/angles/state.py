@@ -53,7 +53,21 @@ class StateStore(Protocol):
     def sticky_set(self, user_id: str, key: str, decision: AngleDecision, ttl_s: int) -> None: ...
 
 
-class _Sessions:
+class _PerUser:
+    """In-memory entries keyed by (user id, ...): deletion for privacy."""
+
+    _lock: threading.Lock
+    _data: OrderedDict[tuple[str, str], Any]
+
+    def delete_user(self, user_id: str) -> int:
+        with self._lock:
+            keys = [k for k in self._data if k[0] == user_id]
+            for k in keys:
+                del self._data[k]
+            return len(keys)
+
+
+class _Sessions(_PerUser):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: OrderedDict[tuple[str, str], tuple[float, dict[str, str]]] = OrderedDict()
@@ -74,15 +88,7 @@ class _Sessions:
             while len(self._data) > MAX_LOCAL_SESSIONS:
                 self._data.popitem(last=False)
 
-    def delete_user(self, user_id: str) -> int:
-        with self._lock:
-            keys = [k for k in self._data if k[0] == user_id]
-            for k in keys:
-                del self._data[k]
-            return len(keys)
-
-
-class _Sticky:
+class _Sticky(_PerUser):
     """Recent decisions per (user, title, time bucket, policy): the same answer on every page load."""
 
     def __init__(self, capacity: int = 200_000) -> None:
@@ -103,14 +109,6 @@ class _Sticky:
             self._data.move_to_end((user_id, key))
             while len(self._data) > self.capacity:
                 self._data.popitem(last=False)
-
-    def delete_user(self, user_id: str) -> int:
-        with self._lock:
-            keys = [k for k in self._data if k[0] == user_id]
-            for k in keys:
-                del self._data[k]
-            return len(keys)
-
 
 class LocalStore:
     """Embedded mode: models and title counts in the catalog, sessions and sticky decisions in memory."""
