@@ -167,6 +167,50 @@ def beat_distances_ms(cuts: list[float], beats: np.ndarray) -> np.ndarray:
     return np.array([np.min(np.abs(beats - c)) for c in cuts]) * 1000.0
 
 
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.clip(rgb, 0, 1)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def grade_fidelity(film: Path, looks: list[str], lut_dir: Path, n_frames: int = 12) -> dict[str, dict[str, float]]:
+    """ΔE (CIE76) between the trailer's YUV grade and the full-resolution lut3d reference on frames
+    of the film (decoded to RGB with ffmpeg's BT.709), per look; plus how far the look itself moves
+    the frames (ΔE original → reference), for scale."""
+    from genperso.media.ffmpeg import run_ffmpeg
+    from genperso.media.grade_yuv import video_grade_graph
+    from genperso.media.probe import probe
+
+    info = probe(film)
+    w, h = info.width - info.width % 2, info.height - info.height % 2
+    times = np.linspace(0.05, 0.8, n_frames) * info.duration
+
+    def grab(t: float, graph: str | None) -> np.ndarray:
+        raw = run_ffmpeg(["-ss", f"{t:.3f}", "-i", str(film), "-frames:v", "1", "-filter_complex",
+                          f"[0:v]crop={w}:{h}:0:0[c];{graph or '[c]null[o]'}", "-map", "[o]", "-f", "rawvideo",
+                          "-pix_fmt", "rgb48le", "-"], capture_stdout=True).stdout
+        return np.frombuffer(raw, np.uint16).reshape(h, w, 3).astype(np.float64) / 65535.0
+
+    out: dict[str, dict[str, float]] = {}
+    for look in looks:
+        cheap, ref, orig = [], [], []
+        for t in times:
+            o = grab(t, None)
+            r = grab(t, video_grade_graph(look, lut_dir, (w, h), "[c]", "[o]", method="lut3d"))
+            c = grab(t, video_grade_graph(look, lut_dir, (w, h), "[c]", "[o]", method="yuv"))
+            lr = _lab(r)
+            cheap.append(np.linalg.norm(_lab(c) - lr, axis=-1).ravel())
+            orig.append(np.linalg.norm(_lab(o) - lr, axis=-1).ravel())
+        de, d0 = np.concatenate(cheap), np.concatenate(orig)
+        out[look] = {"mean": round(float(de.mean()), 2), "p95": round(float(np.percentile(de, 95)), 2),
+                     "p99": round(float(np.percentile(de, 99)), 2), "look_mean": round(float(d0.mean()), 2),
+                     "look_p95": round(float(np.percentile(d0, 95)), 2)}
+    return out
+
+
 def _cpu() -> float:
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
@@ -196,6 +240,7 @@ def main() -> None:
     ap.add_argument("--angles", default="")
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--skip-moviepy", action="store_true")
+    ap.add_argument("--skip-grade-check", action="store_true", help="skip the YUV-grade vs lut3d ΔE check")
     args = ap.parse_args()
     film = (args.film or default_film()).resolve()
     if not film.is_file():
@@ -273,6 +318,12 @@ def main() -> None:
         with console.status("moviepy baseline (same cut list, default write_videofile) ..."):
             moviepy_s, moviepy_cpu = moviepy_render(film, ref["cuts"], OUT / "trailers" / f"{first.id}-moviepy-baseline.mp4")
 
+    fidelity = {}
+    if not args.skip_grade_check:
+        with console.status("grade fidelity: YUV grade vs full-resolution lut3d ..."):
+            fidelity = grade_fidelity(film, sorted({a.style.grade for a in angles} - {"neutral"}),
+                                      settings.data_dir / "cache" / "luts")
+
     pairs = {}
     for a, b in itertools.combinations(results, 2):
         sa, sb = set(results[a]["shots"]), set(results[b]["shots"])
@@ -310,6 +361,10 @@ def main() -> None:
         "max_shot_overlap_between_angles": round(max_overlap, 3),
         "mean_shot_overlap_between_angles": round(float(np.mean(list(pairs.values()))) if pairs else 0.0, 3),
         "vertical_crop_methods": crop_methods,
+        "grade_method": vrec["grade"].get("method"),
+        "grade_delta_e_vs_lut3d": fidelity,
+        "grade_delta_e_vs_lut3d_max_mean": max((f["mean"] for f in fidelity.values()), default=None),
+        "grade_delta_e_vs_lut3d_max_p95": max((f["p95"] for f in fidelity.values()), default=None),
         "angles": {a: {k: v for k, v in r.items() if k not in ("cuts", "shots")} for a, r in results.items()},
     }
     Console().print(f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; render CPU {ref['render_cpu_s']:.1f} s; "

@@ -2,8 +2,9 @@
 EBU R128 normalised) and the picture in ONE ffmpeg invocation / ONE encode pass.
 
 Video graph: one input per segment (``-ss``/``-t`` input seeking, so only the used seconds are
-decoded) → fps, exact frame count, crop (face/saliency reframing), scale → concat → ``lut3d``
-angle grade → concat with the title card → fade in/out → libx264 veryfast + the AAC mix.
+decoded) → fps, exact frame count, crop (face/saliency reframing), scale → concat → angle grade
+(``grade_yuv``: tone curve on full-resolution luma, the look's 3D LUT at chroma resolution) →
+concat with the title card (one still, repeated) → fade in/out → libx264 + the AAC mix.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..media.ffmpeg import Loudness, loudnorm_filter, measure_loudness, run_ffmpeg
+from ..media.grade_yuv import video_grade_graph
 from .trailer_crop import CropWindow, crop_filter
 from .trailer_music import MusicBed
 from .trailer_plan import TrailerPlan
@@ -181,13 +183,15 @@ def render_video(
     *,
     size: tuple[int, int],
     crops: Sequence[CropWindow],
-    grade_filter: str,
+    grade_look: str,
+    lut_dir: Path,
     card_png: Path,
     audio_wav: Path,
     preset: str = "superfast",
     crf: int = 20,
     threads: int = 2,
     decoder_threads: int = 1,
+    grade_method: str = "yuv",
     timeout: float | None = None,
 ) -> None:
     """One ffmpeg run, one libx264 encode: segments → crop/scale → grade → title card → fades."""
@@ -205,13 +209,13 @@ def render_video(
             f"setpts=PTS-STARTPTS,{crop_filter(win, d)},scale={W}:{H}:flags=bicubic,setsar=1,format=yuv420p[v{k}]"
         )
     card_frames = int(round(plan.duration * plan.fps)) - int(round(plan.card_start * plan.fps))
-    args += ["-loop", "1", "-framerate", F, "-t", f"{card_frames / plan.fps + 0.5:.4f}", "-i", str(card_png)]
-    args += ["-i", str(audio_wav)]
-    # lut3d's SIMD path works on planar float RGB: converting first halves the grade's cost
-    grade = grade_filter if grade_filter == "null" else f"format=gbrpf32le,{grade_filter},format=yuv420p"
-    parts.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0,{grade}[body]")
-    parts.append(f"[{n}:v]scale={W}:{H},setsar=1,format=yuv420p,fps={F},trim=end_frame={card_frames},"
-                 "setpts=PTS-STARTPTS[card]")
+    args += ["-i", str(card_png), "-i", str(audio_wav)]
+    parts.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[graw]")
+    parts.append(video_grade_graph(grade_look, lut_dir, (W, H), "[graw]", "[body]", method=grade_method))
+    # the card is one still: decoded and converted once, then repeated as frames on the grid
+    num, _, den = F.partition("/")
+    parts.append(f"[{n}:v]scale={W}:{H},setsar=1,format=yuv420p,loop=loop={card_frames - 1}:size=1:start=0,"
+                 f"setpts=N*{den or 1}/({num}*TB),trim=end_frame={card_frames}[card]")
     D = plan.duration
     parts.append(f"[body][card]concat=n=2:v=1:a=0,fade=t=in:st=0:d=0.25,fade=t=out:st={D - 0.6:.4f}:d=0.6,"
                  "format=yuv420p[vout]")
