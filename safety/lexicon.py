@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .normalize import Normalised, word_variants
 
-__all__ = ["LexHit", "LEXICON", "scan", "phrase_in"]
+__all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in"]
 
 LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
     "profanity": {
@@ -65,7 +65,10 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
                  "illegals", "immigrants", "muslims", "jews", "asians", "arabs", "christians", "latinos",
                  "disabled", "gays", "women", "blacks", "whites", "mexicans",
                  "foreigners", "refugees", "disgusting", "parasites", "scum", "thugs", "supremacy", "purity",
-                 "pure blood", "don't belong", "dont belong", "go back", "kind", "lesser", "breed"),
+                 "pure blood", "don't belong", "dont belong", "go back", "kind", "lesser", "breed",
+                 # protected groups named: the semantic scorer decides whether the text demeans them
+                 "girls", "trans", "transgender", "lesbians", "gay", "muslim", "jewish", "immigrant",
+                 "migrants", "black people", "white people", "old people", "fat people", "elderly"),
     },
     "drugs": {
         "strong": ("cocaine", "heroin", "meth", "methamphetamine", "crystal meth", "fentanyl", "mdma", "lsd",
@@ -94,6 +97,43 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Weak cues whose innocent sense dominates in titles, taglines and playlist names ("party",
+# "shots", "bridge", "killer workout", "hot hits") or that merely name a topic or a group
+# ("drugs", "women"). When every cue of a category is one of these, the semantic evidence must
+# beat the benign anchors by a margin (``text.AMBIGUOUS_MARGIN``) instead of merely tying them.
+AMBIGUOUS: dict[str, frozenset[str]] = {
+    "profanity": frozenset(),
+    "violence": frozenset((
+        "kill", "kills", "killer", "killing", "killed", "shoot", "shooting", "shot", "shots", "bomb", "bombs",
+        "dead", "death", "die", "dies", "dying", "war", "fight", "fighting", "attack", "battle", "destroy",
+        "smash", "crush", "hunt", "slay", "sniper", "explosion", "explode", "burn", "punch", "brutal", "blood",
+        "bloody", "revenge", "hurt", "choke", "bleed", "bleeding", "execute", "executed", "execution", "terror",
+        "beat up", "run over",
+    )),
+    "sexual": frozenset((
+        "hot", "body", "touch", "wet", "dirty", "bed", "bedroom", "kiss", "intimate", "strip", "breast",
+        "breasts", "sex", "sexy", "booty", "69", "steamy", "naughty", "bikini", "moan", "spank", "hook up",
+        "hookup", "sex pistols",
+    )),
+    "drugs": frozenset((
+        "party", "high", "trip", "tripping", "shots", "lit", "baked", "buzzed", "pot", "joint", "joints", "acid",
+        "crack", "coke", "smoke", "smoking", "powder", "hash", "dose", "pill", "pills", "wine", "beer", "needle",
+        "sober", "rehab", "drug", "drugs", "drugstore", "addict", "addiction", "alcohol", "dope",
+    )),
+    "self_harm": frozenset((
+        "jump", "bridge", "gone", "goodbye", "pain", "cut", "cutting", "alone", "empty", "numb", "disappear",
+        "myself", "dead", "death", "die", "dying", "rope", "blade", "skinny", "starve", "starving", "tired of",
+        "last time", "give up", "better off", "miss me", "without me", "no point", "end it", "ending it",
+    )),
+    "hate": frozenset((
+        "kind", "women", "race", "racial", "ethnic", "breed", "animals", "savage", "purity", "superior", "lesser",
+        "hate", "hates", "hating", "hateful", "disgusting", "filthy", "muslims", "jews", "asians", "arabs",
+        "christians", "latinos", "disabled", "gays", "blacks", "whites", "mexicans", "foreigners", "refugees",
+        "immigrants", "go back", "girls", "trans", "transgender", "lesbians", "gay", "muslim", "jewish",
+        "immigrant", "migrants", "black people", "white people", "old people", "fat people", "elderly",
+    )),
+}
+
 _MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
     (cat, term)
     for cat, lists in LEXICON.items()
@@ -112,6 +152,11 @@ class LexHit:
     @property
     def cued(self) -> bool:
         return bool(self.strong or self.weak)
+
+    def only_ambiguous(self, category: str) -> bool:
+        """Whether this category's only cues are weak words with a dominant innocent sense."""
+        weak = self.weak.get(category, ())
+        return bool(weak) and category not in self.strong and all(t in AMBIGUOUS[category] for t in weak)
 
 
 def phrase_in(phrase: str, padded_text: str) -> bool:

@@ -63,12 +63,15 @@ def _deleet(token: str) -> str:
 
 
 def word_variants(word: str) -> set[str]:
-    """The word, with letter runs squeezed to two and to one (``fuuuck`` -> ``fuuck``, ``fuck``)."""
+    """The word, with letter runs squeezed to two and to one (``fuuuck`` -> ``fuuck``, ``fuck``),
+    a plural without its ``s`` and an ``-in'`` ending with its ``g`` back."""
     two = re.sub(r"(.)\1{2,}", r"\1\1", word)
     one = re.sub(r"(.)\1+", r"\1", word)
     out = {word, two, one}
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):  # plurals: "hostages" -> "hostage"
         out.add(word[:-1])
+    if len(word) > 5 and word.endswith("in"):  # dropped g: "bitchin'", "killin" -> "-ing"
+        out.add(word + "g")
     return out
 
 

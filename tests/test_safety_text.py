@@ -69,6 +69,63 @@ def test_hard_negatives_are_allowed(text: str, profile: str) -> None:
     assert v.decision == "allow", v.to_dict()
 
 
+# words whose innocent sense dominates in playlist names: a tie with the benign anchors is no evidence
+AMBIGUOUS_NEGATIVES = [
+    "Block Party Jump Starters",
+    "Shots on Goal Highlights",
+    "Golden Gate Bridge Sunset Piano",
+    "Hot Chocolate Winter Playlist",
+    "Sniper Elite Soundtrack",
+    "High Notes and Good Vibes",
+]
+# ...while the same words in a harmful context are still flagged
+AMBIGUOUS_POSITIVES = [
+    Case("Jump Off the Bridge and End the Pain", "self_harm"),
+    Case("I Will Jump Tonight, Goodbye Everyone", "self_harm"),
+    Case("Women Are Worthless", "hate"),
+    Case("Bloody Knife in His Back", "violence"),
+    Case("Hot Sexy Bedroom Strip Show", "sexual"),
+]
+
+
+@pytest.mark.parametrize("text", AMBIGUOUS_NEGATIVES)
+def test_ambiguous_cues_alone_are_allowed_for_kids(text: str) -> None:
+    v = check_texts([text], profile="kids")[0]
+    assert v.decision == "allow", v.to_dict()
+
+
+def test_ambiguous_cues_in_a_harmful_context_are_flagged() -> None:
+    verdicts = check_texts([c.text for c in AMBIGUOUS_POSITIVES], profile="kids")
+    assert [(v.decision, v.label) for v in verdicts] == [("block", c.label) for c in AMBIGUOUS_POSITIVES]
+
+
+def test_cue_of_one_category_does_not_lower_the_gate_of_another() -> None:
+    from safety.base import get_classifier
+    from safety.text import analyse_text
+
+    a = analyse_text("Damn Fine Cherry Pie and Coffee")
+    assert set(a.lex.weak) == {"profanity"} and not a.lex.only_ambiguous("profanity")
+    scores = get_classifier("text").classify("Damn Fine Cherry Pie and Coffee").scores
+    assert max(v for k, v in scores.items() if k != "profanity") < 0.35, scores
+
+
+def test_only_ambiguous_cues() -> None:
+    from safety.text import analyse_text
+
+    lex = analyse_text("party shots at the bridge").lex
+    assert lex.only_ambiguous("drugs") and lex.only_ambiguous("self_harm")
+    assert not analyse_text("stoned at the party").lex.only_ambiguous("drugs")  # "stoned" is not innocent
+    assert not analyse_text("party time").lex.only_ambiguous("violence")  # no cue at all
+
+
+def test_dropped_g_is_restored() -> None:
+    from safety.normalize import word_variants
+    from safety.text import analyse_text
+
+    assert "killing" in word_variants("killin") and "cabing" not in word_variants("cabin")
+    assert "profanity" in analyse_text("Bitchin' Beats").lex.strong
+
+
 def test_plain_safe_titles_allowed_and_unsafe_flagged_in_one_batch() -> None:
     texts = ["Sunday Morning Coffee", "I will shoot you in the head", "Let's get high tonight",
              "Nobody would miss me if I was gone", "Naked girls live cam"]
