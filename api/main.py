@@ -8,6 +8,7 @@ process left unfinished.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 from typing import Any, AsyncIterator
@@ -90,6 +91,20 @@ async def _send_413(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Add the models of bodies that endpoints parse themselves to the OpenAPI components."""
+    from .schemas import add_raw_body_schemas
+
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_raw_body_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None, *,
                resume_jobs: bool = True) -> FastAPI:
     configure_logging()
@@ -107,6 +122,17 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             from genperso.jobs import resume_pending
 
             resume_pending(settings, pipe.dispatcher)
+        if app.state.hotpath.enabled:  # a serving deployment: be ready before the first request
+            warm = getattr(pipe.chooser, "warm", None)
+            if warm is not None:
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(warm)
+            # Models, catalogs and vectors loaded so far live as long as the process: move them out
+            # of the cyclic collector's reach, so full collections stop scanning them (they caused
+            # 100+ ms pauses of the event loop, i.e. the request tail latency).
+            gc.collect()
+            gc.freeze()
         yield
         if owned and hasattr(pipe._dispatcher, "shutdown"):
             pipe._dispatcher.shutdown(wait=False)
@@ -123,6 +149,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.state.pipeline = pipe
     app.state.keys = KeyResolver(settings)
     app.state.metrics = Metrics(settings)
+    from genperso.hotpath import HotPath
+
+    app.state.hotpath = HotPath(pipe)  # cache-hit personalize in the event loop (Redis deployments)
     install_error_handlers(app)
     for name in ROUTE_MODULES:
         try:
@@ -135,6 +164,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         r = getattr(mod, "router", None) or getattr(mod, "api_router", None)
         if r is not None:
             app.include_router(r)
+    _document_raw_bodies(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

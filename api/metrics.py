@@ -72,6 +72,8 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
         self.cache = Counter("genperso_cache_lookups", "Personalize cache results by kind and outcome",
                              ["kind", "result"], registry=self.registry)
+        self.paths = Counter("genperso_personalize_path", "Personalize requests by path: hot (cached, async) "
+                             "or full (synchronous pipeline), and why", ["path", "reason"], registry=self.registry)
         self.registry.register(CatalogCollector(settings))
 
 

@@ -301,6 +301,8 @@ def _hits(metrics: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for m in re.finditer(r'genperso_cache_lookups_total\{kind="artwork",result="(\w+)"\} ([\d.e+]+)', metrics):
         out[m.group(1)] = float(m.group(2))
+    for m in re.finditer(r'genperso_personalize_path_total\{path="(\w+)",reason="\w+"\} ([\d.e+]+)', metrics):
+        out["path_" + m.group(1)] = out.get("path_" + m.group(1), 0.0) + float(m.group(2))
     return out
 
 
@@ -455,18 +457,22 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
         console.print(t)
         ratio32 = by[("personalize", 32)].rps / by[("bare", 32)].rps
         p99_8 = by[("personalize", 8)].p99_ms
-        lk = http["lookups"]
+        lk = {k: v for k, v in http["lookups"].items() if not k.startswith("path_")}
         hit_share = lk.get("hit", 0) / max(1.0, sum(lk.values()))
+        paths = {k[5:]: v for k, v in http["lookups"].items() if k.startswith("path_")}
+        hot_share = paths.get("hot", 0) / max(1.0, sum(paths.values()))
         console.print(f"throughput ratio personalize/bare at 32 conns: {ratio32:.2f} (target >= 0.50) "
                       f"{'PASS' if ratio32 >= 0.5 else 'FAIL'}")
         console.print(f"personalize p99 at 8 conns: {p99_8:.2f} ms (target <= 10 ms) {'PASS' if p99_8 <= 10 else 'FAIL'}")
-        console.print(f"cache-hit share of personalize lookups under load: {hit_share:.4f}")
+        console.print(f"cache-hit share of personalize lookups under load: {hit_share:.4f}; answered by the async "
+                      f"hot path: {hot_share:.4f} (the rest ran the full pipeline on the thread pool)")
         figures.update({
             "personalize_rps_32": round(by[("personalize", 32)].rps, 1), "bare_rps_32": round(by[("bare", 32)].rps, 1),
             "throughput_ratio_32": round(ratio32, 3), "personalize_p50_ms_8": round(by[("personalize", 8)].p50_ms, 3),
             "personalize_p99_ms_8": round(p99_8, 3), "bare_p99_ms_8": round(by[("bare", 8)].p99_ms, 3),
             "personalize_p99_ms_32": round(by[("personalize", 32)].p99_ms, 3),
             "http_errors": sum(w.errors for w in http["results"]), "hit_share_under_load": round(hit_share, 4),
+            "hot_path_share_under_load": round(hot_share, 4),
             "target_throughput_ok": ratio32 >= 0.5, "target_p99_ok": p99_8 <= 10.0,
         })
     else:

@@ -14,6 +14,11 @@ request is only ever answered with an asset gated for its own profile or a stric
 ``RedisCache`` keeps them in Redis under ``settings.redis_prefix`` (one ``MGET`` for the hot path;
 claims with ``SET NX PX``); the catalog stays the source of truth and refills Redis after a TTL
 expiry. ``EmbeddedCache`` answers from the catalog directly (claims are rows with a primary key).
+
+Cache epochs: every ``put``/``forget`` increments ``epoch:<title>`` (``forget`` of bare digests the
+global ``epoch``) in the same pipeline as the change, so an API process may keep near copies of
+records stamped with the epochs it read *before* fetching them (``genperso.hotpath``): a copy whose
+stamp differs from the current epochs is never used.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ __all__ = [
     "invalidate_title_versions",
     "redis_client",
     "fits",
+    "epoch_keys",
 ]
 
 log = get_logger("genperso.cache")
@@ -277,13 +283,28 @@ class RedisCache(AssetCache):
             pipe.delete(latest)
         # the pin slot is recomputed from the catalog on the next lookup
         pipe.delete(self._slot("pin", slot))
+        pipe.incr(self._k("epoch", slot[0]))
         self._call(pipe.execute)
 
+    def epoch_keys(self, title_id: str) -> tuple[str, str]:
+        """The global and the per-title cache epoch keys (see the module docstring)."""
+        return epoch_keys(self.prefix, title_id)
+
     def forget(self, digests: Iterable[str], slots: Iterable[Slot] = ()) -> int:
+        digests, slots = list(digests), list(slots)
         keys = [self._k("asset", d) for d in digests]
         for sl in slots:
             keys += [self._slot("pin", sl)] + [self._k("latest", *sl, p) for p in PROFILES]
-        return int(self._call(self.r.delete, *keys)) if keys else 0
+        if not keys:
+            return 0
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(*keys)
+        titles = sorted({sl[0] for sl in slots})
+        for t in titles:
+            pipe.incr(self._k("epoch", t))
+        if digests and not titles:  # records of unknown titles: every near copy is suspect
+            pipe.incr(self._k("epoch"))
+        return int(self._call(pipe.execute)[0])
 
     def claim(self, digest: str, job_id: str) -> str | None:
         key = self._k("claim", digest)
@@ -324,6 +345,10 @@ def get_cache(settings: Settings | None = None) -> AssetCache:
 def reset_cache() -> None:
     with _lock:
         _caches.clear()
+
+
+def epoch_keys(prefix: str, title_id: str) -> tuple[str, str]:
+    return prefix + "epoch", prefix + "epoch:" + title_id
 
 
 def invalidate_title_versions(title_id: str, old_hashes: Sequence[str], *, settings: Settings | None = None) -> int:

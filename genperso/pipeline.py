@@ -45,6 +45,7 @@ __all__ = [
     "forget_title",
     "queue_for",
     "regenerate",
+    "resolve_cached",
 ]
 
 log = get_logger("genperso.pipeline")
@@ -57,6 +58,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }
 GPU_KINDS = frozenset({"trailer", "artwork", "titles"})
 TITLE_TTL_S = 2.0  # how long a process trusts its copy of a title's serving policy / version
+KEY_MEMO_SIZE = 20_000  # memoised request keys per pipeline (cleared when full)
 
 
 def queue_for(kind: str, settings: Settings) -> str:
@@ -186,6 +188,8 @@ class Pipeline:
         self._generators: dict[str, Generator] = dict(generators or {})
         self._gen_lock = threading.Lock()
         self._dispatcher = dispatcher
+        self._keys: dict[tuple[Any, ...], tuple[AssetKey, str]] = {}
+        self._title_ns: str | None = None
 
     # ---- collaborators ------------------------------------------------------------------------
     @property
@@ -227,10 +231,20 @@ class Pipeline:
             pv = self._pv = (now, self._policy_version_fn())
         return pv[1]
 
-    def title_state(self, title_id: str) -> TitleState:
+    def cached_title(self, title_id: str) -> TitleState | None:
+        """This process's copy of a title's state if it is fresh (no catalog read), else None."""
+        ns = self._title_ns
+        if ns is None:
+            ns = self._title_ns = self.settings.db_url  # a computed property: read it once
+        st = _titles.get((ns, title_id))
+        return st if st is not None and time.monotonic() - st.fetched_at < TITLE_TTL_S else None
+
+    def title_state(self, title_id: str, *, refresh: bool = False) -> TitleState:
+        """A title's serving state, read from the catalog at most every ``TITLE_TTL_S`` (or now,
+        with ``refresh``: the hot path refreshes ahead of expiry so requests never wait on it)."""
         k = (self.settings.db_url, title_id)
         st = _titles.get(k)
-        if st is not None and time.monotonic() - st.fetched_at < TITLE_TTL_S:
+        if not refresh and st is not None and time.monotonic() - st.fetched_at < TITLE_TTL_S:
             return st
         with session_scope(self.settings) as s:
             repo = TitleRepo(s)
@@ -256,6 +270,24 @@ class Pipeline:
             safety_policy_version=self._policy_version(),
         )
 
+    def request_key(self, title: TitleState, angle_id: str, kind: str, params: Mapping[str, Any] | None,
+                    context: Context) -> tuple[AssetKey, str]:
+        """(key, digest) of the asset a request wants: memoised per title version, angle, kind,
+        request parameters, generator and safety policy version, so the hot path does not rebuild
+        and re-hash the same key on every request."""
+        norm = _normalise_params(kind, params, context.maturity, context)
+        gen = self.generator(kind)
+        memo = (title.version_hash, angle_id, kind, canonical_json(norm), id(gen), gen.name, gen.version,
+                self._policy_version())
+        hit = self._keys.get(memo)
+        if hit is None:
+            key = self.build_key(title, angle_id, kind, norm)
+            hit = (key, key.digest)
+            if len(self._keys) >= KEY_MEMO_SIZE:
+                self._keys.clear()
+            self._keys[memo] = hit
+        return hit
+
     # ---- request path -----------------------------------------------------------------------------
     def personalize(
         self,
@@ -272,28 +304,24 @@ class Pipeline:
         kinds = list(dict.fromkeys(kinds))
         title = self.title_state(title_id)
         decision = self.chooser.choose(user, title_id, context)
-        keys = {
-            k: self.build_key(title, decision.angle_id, k, _normalise_params(k, (params or {}).get(k), context.maturity,
-                                                                         context))
-            for k in kinds
-        }
+        keyed = {k: self.request_key(title, decision.angle_id, k, (params or {}).get(k), context) for k in kinds}
+        keys = {k: key for k, (key, _) in keyed.items()}
         slots: dict[str, Slot] = {k: (title_id, decision.angle_id, k) for k in kinds}
-        found = self.cache.lookup([key.digest for key in keys.values()], list(slots.values()))
+        found = self.cache.lookup([d for _, d in keyed.values()], list(slots.values()))
         results: dict[str, KindResult] = {}
-        for kind, key in keys.items():
-            results[kind] = self._resolve(title, kind, key, slots[kind], found.assets.get(key.digest),
-                                          found.pinned.get(slots[kind]), context.maturity)
+        for kind, (key, digest) in keyed.items():
+            results[kind] = self._resolve(title, kind, key, slots[kind], found.assets.get(digest),
+                                          found.pinned.get(slots[kind]), context.maturity, digest)
         if wait_ms > 0 and any(r.job_id for r in results.values()):
             results = self._wait(title, keys, results, wait_ms)
         return PersonalizeResult(decision=decision, title=title, results=results)
 
     def _resolve(self, title: TitleState, kind: str, key: AssetKey, slot: Slot, exact: CacheEntry | None,
-                 pinned: CacheEntry | None, maturity: str) -> KindResult:
+                 pinned: CacheEntry | None, maturity: str, digest: str | None = None) -> KindResult:
         policy = title.serving_policy
-        if pinned is not None and pinned.state not in ("rejected", "blocked") and fits(pinned, "auto", maturity):
-            return KindResult(kind, "pinned", pinned, key.digest)
-        if exact is not None and servable(exact.state, policy):
-            return KindResult(kind, "hit", exact, key.digest)
+        served = resolve_cached(title, kind, digest or key.digest, exact, pinned, maturity)
+        if served is not None:
+            return served
         job_id = None
         if exact is None:  # never generated: start (or join) the one generation of this key
             job_id = self.ensure_job(key, title.title_id)
@@ -596,6 +624,18 @@ class Pipeline:
         if title_id:
             forget_title(title_id)
         return {"assets": len(digests), "purged": len(purged), "cache_keys": keys}
+
+
+def resolve_cached(title: TitleState, kind: str, digest: str, exact: CacheEntry | None, pinned: CacheEntry | None,
+                   maturity: str) -> KindResult | None:
+    """The answer from the cache alone: the slot's pinned asset (if it fits the audience), else
+    the exact asset if the title's serving policy allows it; None when a fallback (and maybe a
+    generation) is needed. One rule for ``Pipeline.personalize`` and the async hot path."""
+    if pinned is not None and pinned.state not in ("rejected", "blocked") and fits(pinned, "auto", maturity):
+        return KindResult(kind, "pinned", pinned, digest)
+    if exact is not None and servable(exact.state, title.serving_policy):
+        return KindResult(kind, "hit", exact, digest)
+    return None
 
 
 def _job_status(state: str) -> str:

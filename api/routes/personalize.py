@@ -1,45 +1,111 @@
-"""``POST /v1/personalize``: the request path (see ``genperso.pipeline.Pipeline.personalize``)."""
+"""``POST /v1/personalize``: the request path (see ``genperso.pipeline.Pipeline.personalize``).
+
+The endpoint is async. A request the cache answers (sticky angle decision, asset in Redis) is
+served in the event loop by ``genperso.hotpath.HotPath`` (``redis.asyncio``, one round trip);
+everything else (first decision of a user in a stickiness bucket, cache misses, fallbacks,
+history embedding, bounded waits) runs the synchronous pipeline on the thread pool. Both paths
+answer with the same ``PersonalizeOut`` document, built as a plain dict (the public form of an
+asset is memoised per asset state for a few seconds when files are served by this API).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import json
+import threading
+import time
+from typing import Any
 
-from genperso.types import Context
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from ..deps import FrontEnd, PipelineDep, SettingsDep
+from genperso.config import Settings
+from genperso.pipeline import PersonalizeResult, Pipeline
+from genperso.storage import Storage
+from genperso.types import Context, as_unit_vector
+
+from ..deps import require
 from ..errors import ERROR_RESPONSES
-from ..schemas import DecisionOut, JobHandle, KindOut, PersonalizeIn, PersonalizeOut, asset_public
+from ..schemas import PersonalizeIn, PersonalizeOut, asset_public, parse_body, raw_json_body
 
-__all__ = ["router"]
+__all__ = ["router", "render"]
 
 router = APIRouter(prefix="/v1", tags=["personalize"])
 
+PUBLIC_MEMO_S = 5.0
+_public: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+_public_lock = threading.Lock()
 
-@router.post("/personalize", response_model=PersonalizeOut, responses=ERROR_RESPONSES)
-def personalize(body: PersonalizeIn, request: Request, principal: FrontEnd, pipeline: PipelineDep,
-                settings: SettingsDep) -> PersonalizeOut:
-    """Choose the angle for (user, title, context) and answer per asset kind with the cached asset,
-    or an immediate safe fallback plus the handle of the generation it queued. Never blocks unless
-    ``wait_ms`` asks for a bounded wait."""
+
+def _asset_json(entry: Any, storage: Storage, now: float) -> dict[str, Any]:
+    """``AssetPublic`` as a dict. Memoised only for local storage (stable URLs); object-store URLs
+    are signed per request."""
+    if not storage.local:
+        return asset_public(entry, storage).model_dump()
+    d = entry.data
+    memo = (d["asset_id"], entry.state, entry.pinned, d.get("created_at", ""), id(storage))
+    hit = _public.get(memo)
+    if hit is not None and now - hit[0] < PUBLIC_MEMO_S:
+        return hit[1]
+    out = asset_public(entry, storage).model_dump()
+    with _public_lock:
+        if len(_public) > 10_000:
+            _public.clear()
+        _public[memo] = (now, out)
+    return out
+
+
+def render(res: PersonalizeResult, title_id: str, storage: Storage, base_url: str, metrics: Any) -> dict[str, Any]:
+    """The ``PersonalizeOut`` document of a pipeline result (and its cache metrics)."""
+    now = time.monotonic()
+    assets: dict[str, Any] = {}
+    for kind, r in res.results.items():
+        metrics.cache.labels(kind, r.status).inc()
+        assets[kind] = {
+            "kind": kind, "status": r.status, "wanted_asset_id": r.wanted_asset_id,
+            "asset": _asset_json(r.asset, storage, now) if r.asset is not None else None,
+            "job": {"job_id": r.job_id, "url": f"{base_url}/v1/jobs/{r.job_id}"} if r.job_id else None,
+        }
+    d = res.decision
+    return {
+        "title_id": title_id,
+        "decision": {"decision_id": d.decision_id, "angle_id": d.angle_id, "propensity": float(d.propensity),
+                     "policy": d.policy, "explanation": d.explanation},
+        "assets": assets,
+    }
+
+
+def _full_path(body: PersonalizeIn, pipeline: Pipeline, settings: Settings, ctx: Context) -> PersonalizeResult:
     from genperso.angles.users import build_user
 
     user = build_user(body.user.id, embedding=body.user.embedding, history=body.user.history, settings=settings)
-    ctx = Context(**body.context.model_dump())
-    res = pipeline.personalize(user, body.title_id, list(body.kinds), ctx, params=body.params, wait_ms=body.wait_ms)
-    metrics = request.app.state.metrics
-    base = str(request.base_url).rstrip("/")
-    out: dict[str, KindOut] = {}
-    for kind, r in res.results.items():
-        metrics.cache.labels(kind, r.status).inc()
-        out[kind] = KindOut(
-            kind=kind, status=r.status, wanted_asset_id=r.wanted_asset_id,
-            asset=asset_public(r.asset, pipeline.storage) if r.asset is not None else None,
-            job=JobHandle(job_id=r.job_id, url=f"{base}/v1/jobs/{r.job_id}") if r.job_id else None,
-        )
-    d = res.decision
-    return PersonalizeOut(
-        title_id=body.title_id, assets=out,
-        decision=DecisionOut(decision_id=d.decision_id, angle_id=d.angle_id, propensity=d.propensity,
-                             policy=d.policy, explanation=d.explanation),
-    )
+    return pipeline.personalize(user, body.title_id, list(body.kinds), ctx, params=body.params, wait_ms=body.wait_ms)
 
+
+_front_end = require("front-end")
+
+
+@router.post("/personalize", response_model=PersonalizeOut, responses=ERROR_RESPONSES,
+             openapi_extra=raw_json_body(PersonalizeIn))
+async def personalize(request: Request) -> Response:
+    """Choose the angle for (user, title, context) and answer per asset kind with the cached asset,
+    or an immediate safe fallback plus the handle of the generation it queued. Never blocks unless
+    ``wait_ms`` asks for a bounded wait. Needs a front-end (or admin) key."""
+    await _front_end(request)  # auth first, as with a dependency; inline: no dependency solving
+    body = parse_body(PersonalizeIn, await request.body())
+    settings: Settings = request.app.state.settings
+    pipeline: Pipeline = request.app.state.pipeline
+    u = body.user
+    if u.embedding is not None:  # the same checks (and 422 messages) on both paths
+        as_unit_vector(u.embedding, settings.embedding_dim, "user embedding")
+    ctx = Context(**body.context.model_dump())
+    res, why = None, "history"
+    hot = getattr(request.app.state, "hotpath", None)
+    if hot is not None and (u.embedding is not None or u.history is None):  # history needs the embedder
+        res, why = await hot.personalize(u.id, body.title_id, body.kinds, ctx, params=body.params)
+    metrics = request.app.state.metrics
+    metrics.paths.labels("hot" if res is not None else "full", why).inc()
+    if res is None:
+        res = await run_in_threadpool(_full_path, body, pipeline, settings, ctx)
+    base = str(request.base_url).rstrip("/")
+    doc = render(res, body.title_id, pipeline.storage, base, metrics)
+    return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")

@@ -126,10 +126,23 @@ class AnglePolicy:
             self._post, self._post_key, self._post_checked, self._post_gen = post, version, now, gen
         return post
 
-    def support(self, title_id: str) -> dict[str, float]:
+    def warm(self) -> None:
+        """Load what the first decision would otherwise load while a request waits: the angle
+        catalog, the angle vectors (MiniLM once, then a disk cache), the calibration, the posterior."""
+        angles = self.angles
+        angle_vectors(angles, self.settings)
+        self.calibration(angles)
+        self.posterior()
+
+    def support_age(self, title_id: str) -> float | None:
+        """Seconds since this process read the title's angle support (None: never)."""
+        hit = self._support.get(title_id)
+        return None if hit is None else time.monotonic() - hit[0]
+
+    def support(self, title_id: str, *, refresh: bool = False) -> dict[str, float]:
         now = time.monotonic()
         hit = self._support.get(title_id)
-        if hit is not None and now - hit[0] < SUPPORT_TTL_S:
+        if not refresh and hit is not None and now - hit[0] < SUPPORT_TTL_S:
             return hit[1]
         with session_scope(self.settings) as s:
             repo = TitleRepo(s)
@@ -152,6 +165,30 @@ class AnglePolicy:
         return n
 
     # ------------------------------------------------------------------ decisions
+    def sticky_probe(self, user_id: str, title_id: str, context: Context,
+                     now: dt.datetime | None = None) -> tuple[str, tuple[str, ...]] | None:
+        """For the serving hot path: (Redis key of the sticky decision ``choose`` would return,
+        eligible angle ids), or None when only ``choose`` itself can answer (stickiness off, state
+        not in Redis, the title's support not in this process yet). A sticky decision is served
+        only if its angle is still eligible, exactly as ``choose`` does. Validates the ids."""
+        sticky_key = getattr(self.store, "sticky_key", None)
+        if self.settings.stickiness_seconds <= 0 or sticky_key is None:
+            return None
+        validate_id(title_id, "title id")
+        validate_id(user_id, "user id")
+        if context.session_id is not None:
+            validate_id(context.session_id, "session id")
+        hit = self._support.get(title_id)
+        if hit is None or time.monotonic() - hit[0] >= SUPPORT_TTL_S:
+            return None
+        now = now or dt.datetime.now(dt.timezone.utc)
+        bucket = time_bucket(now, self.settings.stickiness_seconds)
+        elig = eligible_ids(hit[1], self.angles)
+        return sticky_key(user_id, self._sticky_name(title_id, bucket, context)), elig
+
+    def _sticky_name(self, title_id: str, bucket: int, context: Context) -> str:
+        return f"{title_id}:{bucket}:{self.name}:{context.maturity}"
+
     def features(self, user: UserProfile, context: Context, angles: AngleCatalog | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bandit context vector x, zero-shot prior z per angle, reward offsets) for a request."""
@@ -192,7 +229,7 @@ class AnglePolicy:
         sup = dict(support) if support is not None else self.support(title_id)
         elig_ids = eligible_ids(sup, angles)
         bucket = time_bucket(now, self.settings.stickiness_seconds)
-        sticky_key = f"{title_id}:{bucket}:{self.name}:{context.maturity}"
+        sticky_key = self._sticky_name(title_id, bucket, context)
         if self.settings.stickiness_seconds > 0:
             hit = self.store.sticky_get(user.user_id, sticky_key)
             if hit is not None and hit.angle_id in elig_ids:

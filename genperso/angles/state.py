@@ -263,6 +263,10 @@ class RedisStore:
                 n += int(self.r.delete(key))
         return n
 
+    def sticky_key(self, user_id: str, key: str) -> str:
+        """The Redis key of a sticky decision (read directly by the serving hot path)."""
+        return self._k("sticky", user_id, key)
+
     def sticky_get(self, user_id: str, key: str) -> AngleDecision | None:
         raw = self.r.get(self._k("sticky", user_id, key))
         return AngleDecision.from_dict(json.loads(raw)) if raw else None
