@@ -24,6 +24,7 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "asshole", "assholes", "cunt", "cunts", "wanker", "twat", "dickhead", "bastard", "bastards",
             "piss off", "pissed off", "goddamn", "goddamnit", "dumbass", "jackass", "wtf", "stfu", "fml",
             "fck", "fcking", "fuk", "fuking", "fuq", "phuck", "phucking", "biatch", "sht", "shyt", "azz", "assh0le",
+            "effing", "effin", "fing", "f'ing",  # minced "f-ing" ("f-ing" is read as "fing")
         ),
         "weak": ("damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss", "pissed", "dick",
                  "cock", "prick", "sucks", "suck", "screw", "freaking", "frickin", "bollocks", "bugger"),
@@ -46,7 +47,7 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "sexual": {
         "strong": ("porn", "porno", "pornhub", "xxx", "blowjob", "handjob", "orgasm", "horny", "nsfw", "hentai",
-                   "milf", "onlyfans", "dildo", "cumshot", "nudes", "nude pics", "send nudes", "boobs", "tits",
+                   "milf", "onlyfans", "dildo", "booty call", "booty calls", "cumshot", "nudes", "nude pics", "send nudes", "boobs", "tits",
                    "pussy", "threesome", "gangbang", "erection", "masturbate", "masturbation", "camgirl",
                    "striptease", "sex tape", "have sex", "sex with", "anal sex", "oral sex"),
         "weak": ("sex", "sexy", "sexual", "nude", "naked", "breast", "breasts", "strip", "stripper", "hot",
@@ -116,7 +117,7 @@ AMBIGUOUS: dict[str, frozenset[str]] = {
         "hookup", "sex pistols",
     )),
     "drugs": frozenset((
-        "party", "high", "trip", "tripping", "shots", "lit", "baked", "buzzed", "pot", "joint", "joints", "acid",
+        "party", "high", "trip", "tripping", "shots", "wasted", "lit", "baked", "buzzed", "pot", "joint", "joints", "acid",
         "crack", "coke", "smoke", "smoking", "powder", "hash", "dose", "pill", "pills", "wine", "beer", "needle",
         "sober", "rehab", "drug", "drugs", "drugstore", "addict", "addiction", "alcohol", "dope",
     )),

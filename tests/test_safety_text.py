@@ -77,6 +77,7 @@ AMBIGUOUS_NEGATIVES = [
     "Hot Chocolate Winter Playlist",
     "Sniper Elite Soundtrack",
     "High Notes and Good Vibes",
+    "Sex and the City Soundtrack",
 ]
 # ...while the same words in a harmful context are still flagged
 AMBIGUOUS_POSITIVES = [
@@ -92,6 +93,13 @@ AMBIGUOUS_POSITIVES = [
 def test_ambiguous_cues_alone_are_allowed_for_kids(text: str) -> None:
     v = check_texts([text], profile="kids")[0]
     assert v.decision == "allow", v.to_dict()
+
+
+def test_the_ambiguity_margin_is_what_allows_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safety.lexicon import LexHit
+
+    monkeypatch.setattr(LexHit, "only_ambiguous", lambda self, category: False)
+    assert any(v.decision != "allow" for v in check_texts(AMBIGUOUS_NEGATIVES, profile="kids"))
 
 
 def test_ambiguous_cues_in_a_harmful_context_are_flagged() -> None:
@@ -124,6 +132,7 @@ def test_dropped_g_is_restored() -> None:
 
     assert "killing" in word_variants("killin") and "cabing" not in word_variants("cabin")
     assert "profanity" in analyse_text("Bitchin' Beats").lex.strong
+    assert "profanity" in analyse_text("Shut your f-ing mouth").lex.strong  # minced "f-ing"
 
 
 def test_plain_safe_titles_allowed_and_unsafe_flagged_in_one_batch() -> None:
