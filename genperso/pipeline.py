@@ -275,12 +275,22 @@ class Pipeline:
         """(key, digest) of the asset a request wants: memoised per title version, angle, kind,
         request parameters, generator and safety policy version, so the hot path does not rebuild
         and re-hash the same key on every request."""
-        norm = _normalise_params(kind, params, context.maturity, context)
+        if kind not in ASSET_KINDS:
+            raise InvalidInput(f"unknown asset kind {kind!r}; use one of {', '.join(ASSET_KINDS)}", field="kinds")
         gen = self.generator(kind)
-        memo = (title.version_hash, angle_id, kind, canonical_json(norm), id(gen), gen.name, gen.version,
-                self._policy_version())
+        if params:
+            norm: dict[str, Any] | None = _normalise_params(kind, params, context.maturity, context)
+            memo: tuple[Any, ...] = (title.version_hash, angle_id, kind, canonical_json(norm), id(gen), gen.name,
+                                     gen.version, self._policy_version())
+        else:  # no request parameters: the key follows from the context fields _context_params reads
+            norm = None
+            memo = (title.version_hash, angle_id, kind, context.maturity, daypart(context.hour), context.device,
+                    (context.activity or "").strip().lower()[:40], id(gen), gen.name, gen.version,
+                    self._policy_version())
         hit = self._keys.get(memo)
         if hit is None:
+            if norm is None:
+                norm = _normalise_params(kind, params, context.maturity, context)
             key = self.build_key(title, angle_id, kind, norm)
             hit = (key, key.digest)
             if len(self._keys) >= KEY_MEMO_SIZE:

@@ -79,6 +79,7 @@ class AnglePolicy:
         self._post_gen = -1
         self._support: dict[str, tuple[float, dict[str, float]]] = {}
         self._impr: dict[str, tuple[float, int]] = {}
+        self._elig: dict[str, tuple[Any, AngleCatalog, tuple[str, ...]]] = {}
         self._catalog: tuple[float, AngleCatalog] | None = None
         self._cal: tuple[AngleCatalog, float, np.ndarray | None] | None = None
 
@@ -183,7 +184,11 @@ class AnglePolicy:
             return None
         now = now or dt.datetime.now(dt.timezone.utc)
         bucket = time_bucket(now, self.settings.stickiness_seconds)
-        elig = eligible_ids(hit[1], self.angles)
+        angles = self.angles
+        memo = self._elig.get(title_id)
+        if memo is None or memo[0] is not hit or memo[1] is not angles:
+            memo = self._elig[title_id] = (hit, angles, eligible_ids(hit[1], angles))
+        elig = memo[2]
         return sticky_key(user_id, self._sticky_name(title_id, bucket, context)), elig
 
     def _sticky_name(self, title_id: str, bucket: int, context: Context) -> str:
