@@ -183,8 +183,12 @@ def throughput(n: int = 2000) -> dict:
     dt, cpu = time.perf_counter() - t, time.process_time() - c
     # wall-clock figure depends on what else runs on the machine; CPU seconds / 2 is what the
     # same work takes on 2 dedicated cores (an upper bound on time: spin-waiting is counted too)
+    from genperso.models.embed import get_embedder
+
+    emb = get_embedder()
     out = {"texts": n, "seconds": dt, "cpu_seconds": cpu, "texts_per_s": n / dt,
-           "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0]}
+           "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0],
+           "embed_backend": f"{emb.backend}/{emb.precision}", "embed_revision": emb.revision}
     # the same kind of texts (fresh, uncached) through the classifier in "cued" mode, and the
     # lexical pre-pass alone
     from safety.base import get_classifier
@@ -326,15 +330,16 @@ def main() -> None:
 
 def _print_throughput(tp: dict) -> None:
     console.print(f"text throughput: {tp['texts_per_s']:.0f} texts/s wall, {tp['texts_per_s_2core_cpu']:.0f} texts/s "
-                  f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, torch threads {_threads()}, "
+                  f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, embedder {tp['embed_backend']}, threads {_threads()}, "
                   f"load avg {tp['load_avg_1m']:.1f}); cued mode {tp['cued_texts_per_s']:.0f}/s "
                   f"({tp['cued_fraction_embedded']:.0%} embedded); lexical pre-pass {tp['lexical_texts_per_s']:.0f}/s")
 
 
 def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 if __name__ == "__main__":
