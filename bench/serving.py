@@ -192,8 +192,9 @@ def run_wrk(exe: str, url: str, script: Path, conns: int, duration: int, name: s
     out = subprocess.run([exe, "-t", "2", "-c", str(conns), "-d", f"{duration}s", "--latency", "-s", str(script),
                           url], capture_output=True, text=True, timeout=duration + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # anchored: the thread-stats lines also contain percentages ("+/- Stdev ... 95.50%")
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = int(m.group(1)) if m else 0

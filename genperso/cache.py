@@ -286,6 +286,10 @@ class RedisCache(AssetCache):
         pipe.incr(self._k("epoch", slot[0]))
         self._call(pipe.execute)
 
+    def record_keys(self, digest: str, slot: Slot) -> tuple[str, str]:
+        """The Redis keys of an asset record and of its slot's pin (read by the hot path)."""
+        return self._k("asset", digest), self._slot("pin", slot)
+
     def epoch_keys(self, title_id: str) -> tuple[str, str]:
         """The global and the per-title cache epoch keys (see the module docstring)."""
         return epoch_keys(self.prefix, title_id)

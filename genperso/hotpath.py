@@ -157,8 +157,8 @@ class HotPath:
         found: dict[Any, CacheEntry | None] = {}
         wanted: list[tuple[Any, str]] = []
         for k in kinds:
-            for nk, rk in ((("a", keyed[k][1]), cache._k("asset", keyed[k][1])), (("p", slots[k]),
-                                                                                  cache._slot("pin", slots[k]))):
+            asset_key, pin_key = cache.record_keys(keyed[k][1], slots[k])
+            for nk, rk in ((("a", keyed[k][1]), asset_key), (("p", slots[k]), pin_key)):
                 near = self.near.get(nk, stamp, now)
                 if near is None:
                     wanted.append((nk, rk))
