@@ -106,6 +106,6 @@ async def personalize(request: Request) -> Response:
     metrics.paths.labels("hot" if res is not None else "full", why).inc()
     if res is None:
         res = await run_in_threadpool(_full_path, body, pipeline, settings, ctx)
-    base = str(request.base_url).rstrip("/")
+    base = str(request.base_url).rstrip("/") if any(r.job_id for r in res.results.values()) else ""
     doc = render(res, body.title_id, pipeline.storage, base, metrics)
     return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")
