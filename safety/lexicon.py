@@ -160,6 +160,20 @@ class LexHit:
         return bool(weak) and category not in self.strong and all(t in AMBIGUOUS[category] for t in weak)
 
 
+# term index, built once: (category, kind, term) in lexicon order; single words by word, phrases
+# (and hyphenated terms) by their first word
+_TERMS: tuple[tuple[str, str, str], ...] = tuple(
+    (cat, kind, term) for cat, lists in LEXICON.items() for kind in ("strong", "weak") for term in lists[kind]
+)
+_BY_WORD: dict[str, list[int]] = {}
+_BY_FIRST_WORD: dict[str, list[int]] = {}
+for _i, (_cat, _kind, _term) in enumerate(_TERMS):
+    if " " in _term or "-" in _term:
+        _BY_FIRST_WORD.setdefault(_term.split(" ")[0], []).append(_i)
+    else:
+        _BY_WORD.setdefault(_term, []).append(_i)
+
+
 def phrase_in(phrase: str, padded_text: str) -> bool:
     return f" {phrase} " in padded_text
 
@@ -186,18 +200,21 @@ def scan(norm: Normalised) -> LexHit:
                 break
     variants = [word_variants(w) for w in norm.words]
     flat = set().union(*variants) if variants else set()
+    shortest = [min(v, key=len) for v in variants]
     padded_forms = {" " + " ".join(norm.words) + " "}
     if variants:
-        padded_forms.add(" " + " ".join(min(v, key=len) for v in variants) + " ")
-    for cat, lists in LEXICON.items():
-        for kind, target in (("strong", strong), ("weak", weak)):
-            for term in lists[kind]:
-                if " " in term or "-" in term:
-                    hit = any(phrase_in(term, p) for p in padded_forms)
-                else:
-                    hit = term in flat
-                if hit:
-                    target.setdefault(cat, []).append(term)
+        padded_forms.add(" " + " ".join(shortest) + " ")
+    # look up the text's words in the term index instead of testing every term against the text
+    hits: set[int] = set()
+    for w in flat:
+        hits.update(_BY_WORD.get(w, ()))
+    for tok in set(norm.words).union(shortest):
+        for i in _BY_FIRST_WORD.get(tok, ()):
+            if any(phrase_in(_TERMS[i][2], p) for p in padded_forms):
+                hits.add(i)
+    for i in sorted(hits):  # lexicon order, as the reasons list them
+        cat, kind, term = _TERMS[i]
+        (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
     for w in norm.words:
         root = _substring_strong(w)
         if root is not None and root not in strong.get("profanity", ()):

@@ -92,6 +92,10 @@ def rule_scores(texts: Sequence[str], rules: Sequence[Rules], *, require: bool =
     return out
 
 
+def _unit(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
 def _softmax(cls_scores: np.ndarray) -> np.ndarray:
     """Softmax over {safe, categories} of mean top-k similarities."""
     z = cls_scores.astype(np.float64)
@@ -199,9 +203,9 @@ class TextClassifier(Classifier):
             # the absolute gate is lowered only by a cue of this category (a profanity cue such
             # as "damn" says nothing about drugs)
             lo = GATE_LO_CUED if strong or weak else GATE_LO_UNCUED
-            s = float(sem[ci]) * float(np.clip((sim[ci] - lo) / GATE_RAMP, 0.0, 1.0))
+            s = float(sem[ci]) * _unit((float(sim[ci]) - lo) / GATE_RAMP)
             if a.lex.only_ambiguous(cat):
-                s *= float(np.clip((sim[ci] - sim[0]) / AMBIGUOUS_MARGIN, 0.0, 1.0))
+                s *= _unit((float(sim[ci]) - float(sim[0])) / AMBIGUOUS_MARGIN)
             if strong:
                 score = max(STRONG + 0.02 * (len(strong) - 1), s)
                 reasons.append(f"{cat}: term {', '.join(repr(t) for t in strong[:3])}")

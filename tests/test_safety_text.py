@@ -207,3 +207,19 @@ def test_policy_file_versioning_and_validation(tmp_path: Path, monkeypatch: pyte
     reset_policy()
     with pytest.raises(InvalidInput, match="not valid TOML"):
         load_policy()
+
+
+def test_every_lexicon_term_is_found_in_context() -> None:
+    from safety.lexicon import LEXICON, scan
+
+    missing = []
+    for cat, lists in LEXICON.items():
+        for kind in ("strong", "weak"):
+            for term in lists[kind]:
+                if " ".join(normalise(term).words) != term:  # never produced by normalise ("assh0le", "self-harm")
+                    continue
+                hit = scan(normalise(f"listen to {term} today"))
+                found = hit.strong.get(cat, ()) if kind == "strong" else hit.weak.get(cat, ()) + hit.strong.get(cat, ())
+                if kind == "strong" and term not in found or kind == "weak" and not found:
+                    missing.append((cat, kind, term))
+    assert not missing
