@@ -3,7 +3,9 @@
 The encoder plus mean pooling and L2 normalisation is exported with ``torch.onnx`` (no download)
 into the model cache (``settings.models_dir / "minilm-onnx" / <fingerprint>``); ``int8`` is the
 same graph after onnxruntime's dynamic per-channel int8 quantisation of the MatMul weights
-(about 2x faster on CPU, cosine to the fp32 embedding >= 0.97). Files are written to a temporary
+(about 2x faster on CPU, cosine to the fp32 embedding >= 0.97; its activations are quantised per
+batch, so a vector moves slightly with its batch mates, by up to ~0.04 per component: the safety
+gate, whose decisions must be reproducible, uses fp32). Files are written to a temporary
 name and renamed, so concurrent workers never load a half-written model. Exporting needs the
 ``onnx`` package; running needs only ``onnxruntime``.
 """
