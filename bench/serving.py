@@ -104,7 +104,8 @@ def bench_pipeline(settings: Any) -> Any:
         from genperso.angles.policy import AnglePolicy
 
         chooser = AnglePolicy(settings, log_decisions=False)
-    elif mode == "fixed":  # diagnostic only: the serving layer alone (no policy work at all)
+    elif mode == "fixed":  # diagnostic only: no policy work, but no sticky decisions either, so every
+        # request runs the synchronous pipeline on the thread pool (the async hot path needs the policy's)
         from genperso.types import AngleDecision
 
         class Fixed:
