@@ -88,3 +88,17 @@ def test_bad_options_rejected() -> None:
         embed_mod.Embedder(backend="tensorrt")
     with pytest.raises(InvalidInput):
         embed_mod.Embedder(precision="fp8")
+
+
+def test_concurrent_encodes_agree(onnx_fp32: embed_mod.Embedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"playlist number {i} for a rainy evening" for i in range(200)]
+    onnx_fp32._cache.clear()
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(lambda k: onnx_fp32.encode(texts[k::4] + texts[:10]), range(4)))
+    onnx_fp32._cache.clear()
+    ref = onnx_fp32.encode(texts)
+    for k, part in enumerate(parts):
+        np.testing.assert_allclose(part[: len(texts[k::4])], ref[k::4], atol=1e-5)
+        np.testing.assert_allclose(part[len(texts[k::4]) :], ref[:10], atol=1e-5)

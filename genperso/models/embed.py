@@ -77,6 +77,7 @@ class Embedder:
         self.device = device
         fingerprint = _dir_fingerprint(self.model_dir)
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}
         self._onnx: Any = None
         self._executor: ThreadPoolExecutor | None = None
@@ -102,15 +103,19 @@ class Embedder:
         """Embed texts -> (n, dim) float32, unit norm. Repeated texts come from a small cache."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        uniq = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        with self._cache_lock:  # requests may embed from several threads at once
+            known = {t: self._cache[t] for t in set(texts) if t in self._cache}
+        uniq = [t for t in dict.fromkeys(texts) if t not in known]
         if uniq:
-            vecs = self._embed(uniq, max(1, batch_size))
-            for t, v in zip(uniq, vecs):
-                if len(self._cache) >= CACHE_SIZE:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[t] = v
+            fresh = dict(zip(uniq, self._embed(uniq, max(1, batch_size))))
+            known.update(fresh)
+            with self._cache_lock:
+                for t, v in fresh.items():
+                    if len(self._cache) >= CACHE_SIZE:
+                        self._cache.pop(next(iter(self._cache)))
+                    self._cache[t] = v
         for i, t in enumerate(texts):
-            out[i] = self._cache[t]
+            out[i] = known[t]
         return out
 
     def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
