@@ -6,9 +6,9 @@ MiniLM similarity to the brief, the safety verdicts, latency (model loaded once;
 
 Figures: mean brief similarity of the top title (model vs template), share of briefs where the
 model's title beats the template's, unsafe titles served (must be 0: a served title whose verdict
-is not "allow"), distinct top titles, fallback rate, latency per brief (mean / p95).
+is not "allow"), distinct top titles, fallback rate, latency per brief (mean / median / p90 / p95).
 
-Usage: python bench/titles.py [--seed 0] [--samples 16] [--limit N]
+Usage: python bench/titles.py [--seed 0] [--samples N] [--limit N]
 Prints a table and ends with one JSON line.
 """
 
@@ -55,7 +55,7 @@ def cpu_seconds() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--samples", type=int, default=16)
+    ap.add_argument("--samples", type=int, default=0, help="samples per brief (default: TitlesConfig's)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N briefs (smoke runs)")
     args = ap.parse_args()
 
@@ -67,7 +67,8 @@ def main() -> None:
     t0 = time.perf_counter()
     lm = get_lm()
     load_s = time.perf_counter() - t0
-    cfg = TitlesConfig(samples=args.samples)
+    cfg = TitlesConfig(samples=args.samples) if args.samples else TitlesConfig()
+    args.samples = cfg.samples
     briefs = [make_brief(get_angle(a), ctx, tracks) for a in ANGLES for ctx, tracks in CONTEXTS]
     if args.limit:
         briefs = briefs[: args.limit]
@@ -120,7 +121,9 @@ def main() -> None:
         "distinct_top_titles": len({r["top"].lower() for r in rows}),
         "latency_mean_s": round(float(lat.mean()), 3),
         "latency_median_s": round(float(np.median(lat)), 3),
+        "latency_p90_s": round(float(np.percentile(lat, 90)), 3),
         "latency_p95_s": round(float(np.percentile(lat, 95)), 3),
+        "samples_per_brief": args.samples,
         "cpu_per_brief_mean_s": round(float(np.mean([r["cpu"] for r in rows])), 3),
         "model_load_s": round(load_s, 2),
         "torch_threads": int(os.environ.get("GENPERSO_LM_THREADS", "2")),

@@ -160,7 +160,7 @@ def test_filter_rank_and_safety_with_fake_model(fakes: None) -> None:
     assert texts[-1] == "Blood Rush Run" and not res.candidates[-1].servable  # review: last, not servable
     assert all(c.servable for c in res.candidates[:-1]) and not res.fallback
     reasons = {r["reason"] for r in res.rejected}
-    assert {"safety: block", "duplicate", f"longer than {MAX_CHARS} characters", "cut at the token limit"} <= reasons
+    assert {"safety: block", "duplicate", f"longer than {MAX_CHARS} characters", "cut at the token or length limit"} <= reasons
     assert res.candidates[0].score >= res.candidates[1].score
     assert lm.calls == [(TitlesConfig().samples, 7)] and res.model_revisions["lm"] == "fake-lm@0" and res.prompt_hash
 
@@ -236,3 +236,30 @@ def test_real_smollm2_generates_a_valid_title(lm_cache: Path, monkeypatch: pytes
     model_titles = [c for c in res.candidates if c.source == "model"]
     assert model_titles, res.rejected
     assert all(len(c.text) <= MAX_CHARS for c in res.candidates)
+
+
+@pytest.mark.slow
+def test_real_smollm2_prefix_cache_and_length_stop(lm_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reusing the KV cache of the shared prompt head gives the same samples as prefilling the whole
+    prompt; samples that outgrow ``max_chars`` stop early and come back marked incomplete."""
+    from genperso.config import reset_settings
+    from genperso.models import lm as lm_mod
+
+    monkeypatch.setenv("GENPERSO_MODEL_CACHE_DIR", str(lm_cache))
+    reset_settings()
+    lm = lm_mod.get_lm()
+    msgs = build_messages(_brief())
+    prompt, head = lm.prompt(msgs), lm.prompt_prefix(msgs[:-1])
+    assert prompt.startswith(head) and len(head) < len(prompt)
+    plain = lm.sample(prompt, n=6, seed=5, max_new_tokens=10)
+    cached = lm.sample(prompt, n=6, seed=5, max_new_tokens=10, prefix=head)
+    again = lm.sample(prompt, n=6, seed=5, max_new_tokens=10, prefix=head)  # served from the prefix cache
+    assert [s.text for s in plain] == [s.text for s in cached] == [s.text for s in again]
+    assert np.allclose([s.mean_logprob for s in plain], [s.mean_logprob for s in cached], atol=1e-3)
+    short = lm.sample(prompt, n=6, seed=5, max_new_tokens=10, prefix=head, max_chars=8)
+    for s in short:
+        if s.complete:  # ended on its own before outgrowing the limit
+            assert len(s.text.strip()) <= 8
+        else:
+            assert len(s.text.strip()) > 8 or len(lm.tokenizer.encode(s.text, add_special_tokens=False)) >= 10
+    assert any(not s.complete and len(s.text.strip()) > 8 for s in short)

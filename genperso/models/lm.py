@@ -9,16 +9,20 @@ Hugging Face causal-LM directory instead. Never downloads (``HF_HUB_OFFLINE=1``)
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import importlib.util
+import inspect
 import os
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInput
 from ..logs import get_logger
@@ -129,6 +133,9 @@ class LanguageModel:
         self.name = model_dir.name
         self.revision = f"{model_dir.name}@{_fingerprint(model_dir)}"
         self._lock = threading.Lock()
+        # KV caches of shared prompt prefixes (system prompt + few-shot examples), keyed by token ids
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
@@ -149,57 +156,117 @@ class LanguageModel:
                     ids.append(enc[0])
         return sorted({i for i in ids if i is not None})
 
+    def prompt_prefix(self, messages: Sequence[dict[str, str]]) -> str:
+        """The chat-templated text of ``messages`` without a generation prompt: the shared head of
+        every prompt that appends more turns to them (pass it to ``sample(prefix=...)``)."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False))
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages)
+
+    def _forward(self, ids: Any, cache: Any) -> tuple[Any, Any]:
+        """(float logits of the last position, KV cache) for ``ids`` after ``cache`` (None: empty).
+        transformers 5 names the cache argument ``cache``; older releases ``past_key_values``."""
+        kw = {"cache": cache} if self._cache_kw == "cache" else {"past_key_values": cache}
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **kw)
+        new = getattr(out, "cache", None)
+        return out.logits[:, -1].float(), new if new is not None else out.past_key_values
+
+    def _prefill(self, ids: Any, prefix: str | None) -> tuple[Any, int]:
+        """KV cache of ``ids[:, :-1]`` (batch 1) and how many of its tokens came from the prefix
+        cache. A ``prefix`` whose tokens start ``ids`` is computed once and kept (LRU of 8 prefixes):
+        requests that share a system prompt and few-shot examples only prefill their own tail."""
+        head = ids[0, :-1].tolist()
+        key: tuple[int, ...] | None = None
+        if prefix:
+            p_ids = tuple(self.tokenizer(prefix)["input_ids"])
+            if 0 < len(p_ids) <= len(head) and tuple(head[: len(p_ids)]) == p_ids:
+                key = p_ids
+                if key not in self._prefixes:
+                    self._prefixes[key] = self._forward(ids[:, : len(key)], None)[1]
+                    while len(self._prefixes) > 8:
+                        self._prefixes.popitem(last=False)
+                self._prefixes.move_to_end(key)
+        reused = len(key) if key else 0
+        cache = copy.deepcopy(self._prefixes[key]) if key else None
+        if reused < len(head):
+            cache = self._forward(ids[:, reused:-1], cache)[1]
+        return cache, reused
+
     def sample(self, prompt: str, *, n: int, seed: int, max_new_tokens: int = 16, temperature: float = 0.9,
-               top_p: float = 0.95, stop_at_newline: bool = True) -> list[Sample]:
-        """``n`` sampled continuations of ``prompt`` (one batched ``generate`` call, seeded); each
-        stops at its end-of-turn (or first newline: one-line answers) or ``max_new_tokens``."""
+               top_p: float = 0.95, top_k: int = 50, stop_at_newline: bool = True, prefix: str | None = None,
+               max_chars: int | None = None) -> list[Sample]:
+        """``n`` sampled continuations of ``prompt`` (seeded; temperature, top-k, then nucleus); each
+        stops at its end-of-turn (or first newline: one-line answers) or ``max_new_tokens``, or, with
+        ``max_chars``, as soon as its text is longer than that (returned cut: ``complete=False``).
+
+        The prompt is prefilled ONCE and its KV cache shared by the ``n`` samples; a ``prefix`` of
+        the prompt (see ``prompt_prefix``) is prefilled once per process and reused across calls.
+        Finished samples leave the batch, so each decoding step only runs the ones still going."""
         torch = self._torch
         if not (1 <= n <= 64):
             raise InvalidInput(f"number of samples must be 1..64, got {n}")
-        enc = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-        ids = enc["input_ids"]
-        width = ids.shape[1]
-        stop_ids = self._stop_ids(stop_at_newline)
+        if temperature <= 0 or not (0 < top_p <= 1) or top_k < 0:
+            raise InvalidInput(f"need temperature > 0, top_p in (0, 1], top_k >= 0; got {temperature}, {top_p}, {top_k}")
+        ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(self.device)
+        stop = set(self._stop_ids(stop_at_newline))
+        tokens: list[list[int]] = [[] for _ in range(n)]
+        logps: list[list[float]] = [[] for _ in range(n)]
+        complete = [False] * n
         with self._lock, torch.inference_mode():
-            torch.manual_seed(int(seed))
-            kwargs: dict = {}
-            if width > 1:
-                # prefill the prompt ONCE and share its KV cache across the n samples (generate's
-                # num_return_sequences would run the prompt n times: most of the CPU time)
-                pre = self.model(input_ids=ids[:, :-1], use_cache=True, logits_to_keep=1)
-                cache = pre.past_key_values
-                if n > 1:
-                    cache.batch_repeat_interleave(n)
-                kwargs["past_key_values"] = cache
-            out = self.model.generate(
-                input_ids=ids.repeat(n, 1),
-                attention_mask=torch.ones((n, width), dtype=torch.long, device=ids.device),
-                do_sample=True,
-                temperature=temperature,
-                top_p=top_p,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=stop_ids,
-                output_scores=True,
-                return_dict_in_generate=True,
-                **kwargs,
-            )
-            scores = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-        samples = []
-        drop = set(stop_ids) | {self.tokenizer.pad_token_id}
-        for seq, sc in zip(out.sequences, scores):
-            gen = seq[width:]
-            keep = []
-            complete = False
-            for t, s in zip(gen.tolist(), sc.tolist()):
-                if t in drop:
-                    complete = True
+            gen = torch.Generator(device=self.device).manual_seed(int(seed))
+            cache = self._prefill(ids, prefix)[0] if ids.shape[1] > 1 else None
+            if cache is not None and n > 1:
+                cache.batch_repeat_interleave(n)
+            x = ids[:, -1:].repeat(n, 1)
+            rows = list(range(n))  # sample index of each batch row still decoding
+            for _ in range(max_new_tokens):
+                logits, cache = self._forward(x, cache)  # the same cache object when one was passed in
+                tok, lp = self._pick(logits / temperature, top_k, top_p, gen)
+                keep: list[int] = []
+                for r, (t, s) in enumerate(zip(tok.tolist(), lp.tolist())):
+                    i = rows[r]
+                    if t in stop:
+                        complete[i] = True
+                        continue
+                    tokens[i].append(t)
+                    logps[i].append(s)
+                    if max_chars is not None and len(self.tokenizer.decode(tokens[i]).strip()) > max_chars:
+                        continue  # already too long to use: no more steps spent on it
+                    keep.append(r)
+                if not keep:
                     break
-                keep.append((t, float(s)))
-            text = self.tokenizer.decode([t for t, _ in keep], skip_special_tokens=True)
-            lp = [s for _, s in keep if s > float("-inf")]
-            samples.append(Sample(text, sum(lp) / len(lp) if lp else -10.0, complete))
+                if len(keep) < len(rows):
+                    idx = torch.tensor(keep, device=self.device)
+                    cache.batch_select_indices(idx)
+                    tok = tok[idx]
+                    rows = [rows[r] for r in keep]
+                x = tok[:, None]
+        samples = []
+        for toks, lps, done in zip(tokens, logps, complete):
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            samples.append(Sample(text, sum(lps) / len(lps) if lps else -10.0, done))
         return samples
+
+    def _pick(self, logits: Any, top_k: int, top_p: float, gen: Any) -> tuple[Any, Any]:
+        """Top-k, then nucleus (top-p) sampling on temperature-scaled ``logits`` (rows), as
+        ``transformers``' samplers do: the sampled token of each row and its log-probability under
+        the renormalised nucleus (the fluency measure). ``top_k=0``: the whole vocabulary, searched
+        without a full sort (top 256 tokens, widened x4 until the nucleus fits in every row)."""
+        torch = self._torch
+        vocab = logits.shape[-1]
+        k = min(vocab, top_k) if top_k > 0 else (min(vocab, 256) if top_p < 1.0 else vocab)
+        while True:
+            vals, idx = torch.topk(logits, k, dim=-1)  # sorted, largest first
+            probs = torch.softmax(vals, dim=-1) if top_k > 0 else torch.softmax(logits, dim=-1).gather(-1, idx)
+            cum = torch.cumsum(probs, dim=-1)
+            if top_k > 0 or k == vocab or bool((cum[:, -1] >= top_p).all()):
+                break
+            k = min(vocab, k * 4)
+        if top_p < 1.0:
+            probs = probs.masked_fill((cum - probs) > top_p, 0.0)  # the most likely token always stays
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+        choice = torch.multinomial(probs, 1, generator=gen)
+        return idx.gather(-1, choice)[:, 0], torch.log(probs.gather(-1, choice))[:, 0]
 
 
 def _model_dir() -> Path:
