@@ -273,7 +273,12 @@ def remix(refs: Sequence[str | Path] | Sequence[TrackSource], target_bpm: float 
     timings["master_s"] = mastered.seconds
     step("verify", 0.92)
     t0 = time.perf_counter()
-    y_out, sr_out = load_audio(out, sr=22050)
+    if mastered.decoded is not None:  # the encoded file as master_audio decoded it to measure it
+        import librosa
+
+        y_out, sr_out = librosa.resample(mastered.decoded.mean(axis=0), orig_sr=mix.sr, target_sr=22050), 22050
+    else:
+        y_out, sr_out = load_audio(out, sr=22050)
     measured = autocorr_tempo(y_out, sr_out, target)
     timings["verify_s"] = time.perf_counter() - t0
     record: dict[str, Any] = {
