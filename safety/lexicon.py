@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .normalize import Normalised, word_variants
+from .slang import EXTRA, EXTRA_AMBIGUOUS, INNOCENT, pattern_hits
 
 __all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in"]
 
@@ -135,6 +136,12 @@ AMBIGUOUS: dict[str, frozenset[str]] = {
     )),
 }
 
+# slang, euphemisms and compounds from ``slang`` (kept there to keep this module readable)
+for _cat, _lists in EXTRA.items():
+    for _kind in ("strong", "weak"):
+        LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
+    AMBIGUOUS[_cat] = AMBIGUOUS[_cat] | EXTRA_AMBIGUOUS[_cat]
+
 _MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
     (cat, term)
     for cat, lists in LEXICON.items()
@@ -149,6 +156,7 @@ class LexHit:
     strong: dict[str, tuple[str, ...]]  # category -> strong terms found
     weak: dict[str, tuple[str, ...]]  # category -> weak cues found
     resolved_text: str  # normalised text with masked words replaced by the term they match
+    innocent: frozenset[str] = frozenset()  # categories whose cues all sat inside innocent compounds
 
     @property
     def cued(self) -> bool:
@@ -157,7 +165,11 @@ class LexHit:
     def only_ambiguous(self, category: str) -> bool:
         """Whether this category's only cues are weak words with a dominant innocent sense."""
         weak = self.weak.get(category, ())
-        return bool(weak) and category not in self.strong and all(t in AMBIGUOUS[category] for t in weak)
+        if category in self.strong:
+            return False
+        if not weak:
+            return category in self.innocent
+        return all(t in AMBIGUOUS[category] for t in weak)
 
 
 # term index, built once: (category, kind, term) in lexicon order; single words by word, phrases
@@ -172,6 +184,9 @@ for _i, (_cat, _kind, _term) in enumerate(_TERMS):
         _BY_FIRST_WORD.setdefault(_term.split(" ")[0], []).append(_i)
     else:
         _BY_WORD.setdefault(_term, []).append(_i)
+_INNOCENT_BY_FIRST_WORD: dict[str, list[str]] = {}
+for _phrase in INNOCENT:
+    _INNOCENT_BY_FIRST_WORD.setdefault(_phrase.split(" ")[0], []).append(_phrase)
 
 
 def phrase_in(phrase: str, padded_text: str) -> bool:
@@ -212,9 +227,21 @@ def scan(norm: Normalised) -> LexHit:
         for i in _BY_FIRST_WORD.get(tok, ()):
             if any(phrase_in(_TERMS[i][2], p) for p in padded_forms):
                 hits.add(i)
+    # words inside an innocent compound ("strip mall", "drug store") are not weak cues
+    covered: set[str] = set()
+    for tok in set(norm.words):
+        for phrase in _INNOCENT_BY_FIRST_WORD.get(tok, ()):
+            if any(phrase_in(phrase, p) for p in padded_forms):
+                covered.update(phrase.split(" "))
+    innocent: set[str] = set()
     for i in sorted(hits):  # lexicon order, as the reasons list them
         cat, kind, term = _TERMS[i]
+        if kind == "weak" and covered and all(w in covered for w in term.split(" ")):
+            innocent.add(cat)
+            continue
         (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
+    for cat, name in pattern_hits(" ".join(norm.words), set(norm.words)):
+        strong.setdefault(cat, []).append(name)
     for w in norm.words:
         root = _substring_strong(w)
         if root is not None and root not in strong.get("profanity", ()):
@@ -224,4 +251,5 @@ def scan(norm: Normalised) -> LexHit:
         strong={k: tuple(dict.fromkeys(v)) for k, v in strong.items()},
         weak={k: tuple(dict.fromkeys(v)) for k, v in weak.items() if k not in strong},
         resolved_text=" ".join(resolved),
+        innocent=frozenset(c for c in innocent if c not in strong and c not in weak),
     )

@@ -78,6 +78,8 @@ AMBIGUOUS_NEGATIVES = [
     "Sniper Elite Soundtrack",
     "High Notes and Good Vibes",
     "Sex and the City Soundtrack",
+    "Shots Fired Basketball Mixtape",
+    "Kiss from a Rose Covers",
 ]
 # ...while the same words in a harmful context are still flagged
 AMBIGUOUS_POSITIVES = [

@@ -1,0 +1,110 @@
+"""Slang, euphemisms, phrase patterns and innocent compounds of the lexical pre-pass (safety/slang.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from safety import check_texts
+from safety.slang import EXTRA, INNOCENT, PATTERNS, pattern_hits
+from safety.text import analyse_text
+
+# (text, category): constructions a word list cannot express, each caught by a pattern
+PATTERN_POSITIVES = [
+    ("No Immigrants Allowed in This Town", "hate"),
+    ("Jews Not Welcome", "hate"),
+    ("Deport All the Refugees", "hate"),
+    ("Keep the Muslims Out", "hate"),
+    ("Whites Only Pool Party", "hate"),
+    ("Refugees Are Vermin", "hate"),
+    ("Stab Him in the Alley", "violence"),
+    ("Strangle the Neighbour", "violence"),
+    ("Hit Him Over the Head With a Crowbar", "violence"),
+    ("Lie Down on the Tracks Tonight", "self_harm"),
+    ("Step in Front of the Bus", "self_harm"),
+    ("Leap From the Balcony", "self_harm"),
+    ("Slit My Wrists", "self_harm"),
+    ("Swallow All My Sleeping Pills", "self_harm"),
+    ("Drown Myself in the Lake", "self_harm"),
+]
+
+# idioms and everyday phrases that share the patterns' words
+PATTERN_NEGATIVES = [
+    "Kill Em With Kindness Acoustic",
+    "Jump on the Bus Singalong",
+    "Hang the Lights for Christmas",
+    "No Shoes Allowed Yoga Studio",
+    "Girls Night Out Party Mix",
+    "Cut the Cake at the Wedding",
+    "Take All the Time You Need",
+    "Jump Off the Diving Board",
+    "Bridge Over Troubled Water",
+    "Kick Off the Season",
+    "Women Only Self-Defence Class",
+]
+
+# well-known slang and euphemisms (no cue word of the base lexicon)
+SLANG_POSITIVES = [
+    ("Hotbox the Car After School", "drugs"),
+    ("Roll a Joint Before Class", "drugs"),
+    ("Nose Candy Friday", "drugs"),
+    ("Netflix and Chill at My Place", "sexual"),
+    ("Lap Dance Night", "sexual"),
+    ("Time to Unalive Myself", "self_harm"),
+    ("Thinspo Motivation Board", "self_harm"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), PATTERN_POSITIVES)
+def test_patterns_catch_constructions(text: str, category: str) -> None:
+    assert category in {c for c, _ in pattern_hits(analyse_text(text).norm.text, set(analyse_text(text).norm.words))}
+    assert category in analyse_text(text).lex.strong
+    v = check_texts([text], profile="kids")[0]
+    assert v.decision == "block" and v.label == category, v.to_dict()
+    assert check_texts([text], profile="adult")[0].decision != "allow"
+
+
+@pytest.mark.parametrize("text", PATTERN_NEGATIVES)
+def test_patterns_leave_idioms_alone(text: str) -> None:
+    a = analyse_text(text)
+    assert pattern_hits(a.norm.text, set(a.norm.words)) == []
+    assert not a.lex.strong
+
+
+def test_every_pattern_has_a_positive_case() -> None:
+    hit = {name for text, _ in PATTERN_POSITIVES
+           for _, name in pattern_hits(analyse_text(text).norm.text, set(analyse_text(text).norm.words))}
+    missing = {name for _, name, _, _ in PATTERNS} - hit
+    # the remaining patterns are exercised by the slang-free examples below
+    extra = ["Gypsies Should Be Banned", "Lynch the Lot", "Gun Down Them All", "Kill All the Immigrants",
+             "Migrants Out"]
+    hit |= {name for t in extra for _, name in pattern_hits(analyse_text(t).norm.text, set(analyse_text(t).norm.words))}
+    assert {name for _, name, _, _ in PATTERNS} - hit == set(), missing
+
+
+@pytest.mark.parametrize(("text", "category"), SLANG_POSITIVES)
+def test_slang_is_caught(text: str, category: str) -> None:
+    lex = analyse_text(text).lex
+    assert category in lex.strong, (lex.strong, lex.weak)
+    v = check_texts([text], profile="kids")[0]
+    assert v.decision == "block" and v.label == category, v.to_dict()
+
+
+def test_extra_terms_are_merged_into_the_lexicon() -> None:
+    from safety.lexicon import AMBIGUOUS, LEXICON
+
+    for cat, lists in EXTRA.items():
+        for kind in ("strong", "weak"):
+            assert set(lists[kind]) <= set(LEXICON[cat][kind])
+    assert "plug" in AMBIGUOUS["drugs"] and "bat" not in LEXICON["violence"]["weak"]
+
+
+def test_innocent_compounds_are_not_cues() -> None:
+    lex = analyse_text("Comic Strip Sunday Morning").lex
+    assert "sexual" not in lex.weak and "sexual" in lex.innocent
+    assert lex.only_ambiguous("sexual")  # the semantic score must beat the benign anchors
+    assert "sexual" in analyse_text("Strip for the Camera").lex.weak  # outside the compound it is a cue
+    assert "drugs" in analyse_text("Drug Store Beauty Finds").lex.innocent
+    assert all(" " in p or p in ("potluck", "punchline", "kickoff", "kickboxing", "scoreboard",
+                                 "treehouse") for p in INNOCENT)
+    for text in ("Comic Strip Sunday Morning", "Jump Rope Playground Games", "Pot Roast Sunday Dinner"):
+        assert check_texts([text], profile="kids")[0].decision == "allow"
