@@ -193,8 +193,16 @@ def phrase_in(phrase: str, padded_text: str) -> bool:
     return f" {phrase} " in padded_text
 
 
+# innocent words that contain a profane root (the "Scunthorpe problem"): place names, golf terms
+_ROOT_EXCEPTIONS = frozenset((
+    "scunthorpe", "scunthorpes", "mishit", "mishits", "mishitting", "shitake", "shiitake", "shiitakes",
+))
+
+
 def _substring_strong(word: str) -> str | None:
     # compounds such as "shitstorm", "fuckboy", "motherfuckin": roots that are never innocent
+    if word in _ROOT_EXCEPTIONS:
+        return None
     for root in ("fuck", "shit", "cunt", "nigger", "faggot"):
         if root in word and not (root == "shit" and word.startswith("shiitake")):
             return root

@@ -32,12 +32,13 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "gun down", "gunned down", "beat to death", "beaten to death", "stabbed to death", "stab to death",
                    "burn alive", "burned alive", "burnt alive", "shanked", "acid attack", "car bomb", "suicide bomber",
                    "suicide vest", "mass murder", "blow his brains out", "blow their brains out", "pop a cap",
-                   "bash his head", "bash her head", "smash his face", "kick his teeth in", "bludgeon", "bludgeoned",
+                   "bash his head", "bash her head", "i know where you live", "smash his face", "kick his teeth in", "bludgeon", "bludgeoned",
                    "mutilate", "mutilated", "disembowel", "lynching", "lynch mob", "school shooter", "mass shooter"),
         "weak": ("crowbar", "machete", "brass knuckles", "tire iron", "pistol", "pistols", "revolver", "ak47",
                  "glock", "shotgun", "shank", "hitman", "hit man", "serial killer", "drive by", "carjack",
                  "home invasion", "robbery", "beatdown", "beat down", "hanged", "noose", "maim", "axe", "hammer",
-                 "body bags", "kill list"),
+                 "body bags", "kill list", "brawl", "brawls", "brawling", "bar fight", "bar fights", "street fight",
+                 "fist fight", "fistfight", "knife fight"),
     },
     "sexual": {
         "strong": ("netflix and chill", "dtf", "get laid", "getting laid", "strip club", "strip clubs", "lap dance",
@@ -46,7 +47,8 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "cam girls", "webcam girls", "hot singles", "singles in your area", "bust a nut", "doggy style",
                    "doggystyle", "deepthroat", "titties", "titty", "butt naked", "bump uglies", "knocking boots",
                    "lewd", "lewds", "naughty pics", "sexy pics", "x rated", "porn star", "pornstar", "camgirls",
-                   "escort service", "happy ending massage"),
+                   "escort service", "happy ending massage", "spread your legs", "spread her legs", "open your legs",
+                   "noods", "noodz", "nudez", "nudies"),
         "weak": ("one night stand", "friends with benefits", "sugar daddy", "sugar baby", "escort", "escorts",
                  "hooker", "hookers", "prostitute", "prostitutes", "pole dancing", "pole dance", "skinny dipping",
                  "boner", "hard on", "swingers", "thot", "quickie", "hanky panky", "make love", "making love",
@@ -93,7 +95,8 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "wish i had never been born", "dont want to be alive", "don't want to be alive",
                    "dont want to live", "don't want to live", "done with life", "tired of living",
                    "tired of being alive", "drink bleach", "tie a noose", "thinspo", "bonespo", "meanspo",
-                   "pro mia", "promia", "ana tips", "ana coach", "final exit", "goodbye cruel world"),
+                   "pro mia", "promia", "ana tips", "ana coach", "final exit", "goodbye cruel world", "stop waking up",
+                   "stop breathing forever"),
         "weak": ("train", "tracks", "ledge", "rooftop", "wrist", "veins", "scars", "bleach", "carbon monoxide",
                  "sleeping pills", "thigh gap", "skip meals", "skipping meals", "purging", "permanent solution",
                  "my last goodbye", "razor blades", "cut deeper", "bleed out", "punish myself", "hate myself",
@@ -133,7 +136,7 @@ _GROUP = (
     r"indians|chinese|mexicans?|latinos?|latinas|hispanics|gypsies|roma|catholics|christians|hindus|sikhs|"
     r"atheists|immigrants?|migrants?|refugees|foreigners|gays?|gay people|lesbians|queers|homos|trans|"
     r"trans people|transgender people|women|girls|females|men|boys|disabled people|the disabled|cripples|"
-    r"wheelchair users|fat people|fatties|old people|the elderly|irish|poles|russians|ukrainians|"
+    r"wheelchair users|fat people|fatties|old people|old folks|seniors|the elderly|boomers|irish|poles|russians|ukrainians|"
     r"palestinians|israelis|koreans|japanese|filipinos|pakistanis|somalis|syrians|afghans|nigerians|"
     r"haitians|gingers|negroes|illegals|aliens)"
 )
@@ -144,7 +147,16 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
          rf"\bno (?:more )?{_GROUP} (?:allowed|wanted|welcome|permitted|admitted|here|please|need apply)\b"),
         ("hate", "exclusion ('<group> not welcome')",
          rf"\b{_GROUP} (?:are )?(?:not|never|arent|aren't) (?:allowed|welcome|wanted|permitted|human|people)\b"),
-        ("hate", "exclusion ('<group> out')", rf"\b{_GROUP} (?:out|get out|go home|keep out|stay out|need not apply)$"),
+        ("hate", "exclusion ('<group> go home')", rf"\b{_GROUP} (?:out$|get out|go home|keep out|stay out|need not apply)"),
+        ("hate", "exclusion ('don't hire <group>')",
+         rf"\b(?:dont|don't|do not|never|wont|won't|will not|refuse to|stop) (?:hire|hiring|rent to|renting to|serve|"
+         rf"serving|employ|employing|vote for|promote|promoting|admit|admitting) (?:any )?{_GROUP}\b"),
+        ("hate", "'<group> belong in the kitchen'",
+         rf"\b{_GROUP} (?:belong|belongs|should stay|should be kept|must stay) (?:in|at|on) (?:the |a )?(?:kitchen|"
+         rf"home|cages?|zoo|jail|prison|camps?|chains|gutter|back of the bus)\b"),
+        ("hate", "conspiracy trope ('<group> control everything')",
+         rf"\b{_GROUP} (?:control|controls|run|runs|own|owns|rule|rules) (?:everything|the world|the media|the banks|"
+         rf"hollywood|the government|the money)\b"),
         ("hate", "exclusion ('ban / deport <group>')",
          rf"\b(?:ban|deport|expel|kick out|throw out|round up|get rid of|keep out|lock up|send back) "
          rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
@@ -153,7 +165,8 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
         ("hate", "dehumanising ('<group> are vermin')",
          rf"\b{_GROUP} (?:are|r) (?:all )?(?:animals|vermin|rats|parasites|subhuman|scum|trash|savages|a disease|"
          rf"a plague|a cancer|the problem|the enemy|criminals|invaders|inferior|dogs|pigs|apes|monkeys|roaches|"
-         rf"cockroaches|filth|disgusting)\b"),
+         rf"cockroaches|filth|disgusting|useless|leeches|worthless|a burden|a waste of space|freaks|terrorists|rapists|"
+         rf"thieves|less than human|mentally ill|evil)\b"),
         ("hate", "violence against a group",
          rf"\b(?:kill|shoot|gas|hang|lynch|burn|exterminate|eliminate|purge|wipe out|hunt|beat up) "
          rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
@@ -167,6 +180,12 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
         ("violence", "violence aimed at a named victim",
          r"\b(?:lynch|stab|strangle|torture|pistol whip|curb stomp|shank|bludgeon|behead|gun down|maim|mutilate)"
          r"(?:s|ed|bed|ing|bing)? (?:the|that|this|my|his|her|their|your|a) \w+"),
+        ("violence", "threat ('make them suffer', 'I know where you live')",
+         r"\b(?:make|making|watch) (?:him|her|them|em|you) (?:suffer|bleed|beg|scream)\b|\bi know where you live\b"),
+        ("violence", "killing a rival",
+         r"\b(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|slaughter|execute|whack|off) (?:your|my|his|"
+         r"her|their|the) (?:rivals?|enemies|enemy|neighbou?rs?|boss|wife|husband|family|teachers?|classmates?|ex|"
+         r"parents|mom|dad|brother|sister|coworkers?|snitch|opps)\b"),
         ("violence", "armed attack",
          r"\b(?:beat|hit|smash|bash|club|attack|threaten|whack|cave|bust|teach)(?:s|ed|ing)? (?:him|her|them|em|"
          r"you|his \w+|her \w+|their \w+|the \w+)(?: \w+){0,3} (?:with|using) (?:a|my|the|his|your) (?:bat|"
@@ -207,6 +226,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "self-harm method (cutting)": ("wrist", "vein", "arm", "thigh", "skin"),
     "self-harm method (overdose)": ("pill", "meds", "tablet", "painkiller", "prescription"),
     "self-harm method (hanging, poisoning, drowning)": ("myself",),
+    "threat ('make them suffer', 'I know where you live')": ("suffer", "bleed", "beg", "scream", "where you live"),
+    "killing a rival": ("kill", "murder", "stab", "shoot", "slaughter", "execute", "whack", "off "),
 }
 PATTERNS: tuple[tuple[str, str, re.Pattern[str], tuple[str, ...] | None], ...] = tuple(
     (cat, name, re.compile(rx), None if cat == "hate" else _TRIGGERS[name]) for cat, name, rx in _PATTERN_SPECS
@@ -236,6 +257,9 @@ INNOCENT: tuple[str, ...] = (
     "lines of code", "front line", "finish line", "molly malone", "rolling stones", "rock and roll",
     "sushi roll", "egg roll", "spring roll", "kick off", "kickoff", "kick boxing", "kickboxing",
     "bang bang", "big bang", "horse riding", "horse racing", "rocking horse", "dark horse",
+    "dirty laundry", "dirty dishes", "dirty work", "dirty jobs", "flu shot", "flu shots", "espresso shots",
+    "shots of espresso", "booster shot", "mug shot", "hot tub", "hot wings", "hot rod", "hot yoga",
+    "strip search", "sex education", "sex ed", "drug test", "drug free", "drug testing",
 )
 
 

@@ -16,6 +16,13 @@ PATTERN_POSITIVES = [
     ("Keep the Muslims Out", "hate"),
     ("Whites Only Pool Party", "hate"),
     ("Refugees Are Vermin", "hate"),
+    ("Seniors Are Useless Leeches", "hate"),
+    ("Migrants Go Home Tonight", "hate"),
+    ("Never Hire Women", "hate"),
+    ("Immigrants Belong in Cages", "hate"),
+    ("Jews Run the Banks", "hate"),
+    ("Make Them Scream Tonight", "violence"),
+    ("Murder Your Neighbours", "violence"),
     ("Stab Him in the Alley", "violence"),
     ("Strangle the Neighbour", "violence"),
     ("Hit Him Over the Head With a Crowbar", "violence"),
@@ -40,6 +47,11 @@ PATTERN_NEGATIVES = [
     "Bridge Over Troubled Water",
     "Kick Off the Season",
     "Women Only Self-Defence Class",
+    "Women Belong in Science",
+    "Boomers Run the Marathon",
+    "Make You Feel My Love",
+    "Kill the Lights Dance Mix",
+    "Scunthorpe Weekend Market",
 ]
 
 # well-known slang and euphemisms (no cue word of the base lexicon)

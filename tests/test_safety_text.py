@@ -225,3 +225,22 @@ def test_every_lexicon_term_is_found_in_context() -> None:
                 if kind == "strong" and term not in found or kind == "weak" and not found:
                     missing.append((cat, kind, term))
     assert not missing
+
+
+# unsafe texts with no lexical cue at all: only the semantic scorer can flag them, through the
+# uncued similarity gate (text.GATE_LO_UNCUED)
+UNCUED_POSITIVES = [
+    Case("Put Him Six Feet Under", "violence"),
+    Case("Clothes Off, Lights Low", "sexual"),
+    Case("How Many Tylenol Is Enough", "self_harm"),
+    Case("Ready to Catch the Bus Tonight", "self_harm"),
+]
+
+
+@pytest.mark.parametrize("case", UNCUED_POSITIVES, ids=lambda c: c.text)
+def test_semantic_scorer_flags_texts_without_any_cue(case: Case) -> None:
+    from safety.text import analyse_text
+
+    assert not analyse_text(case.text).lex.cued
+    v = check_texts([case.text], profile="kids")[0]
+    assert v.decision == "block" and v.label == case.label, v.to_dict()
