@@ -75,6 +75,24 @@ class Metrics:
         self.paths = Counter("genperso_personalize_path", "Personalize requests by path: hot (cached, async) "
                              "or full (synchronous pipeline), and why", ["path", "reason"], registry=self.registry)
         self.registry.register(CatalogCollector(settings))
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, memoised (``labels`` takes a lock and builds a tuple per call)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def cache_result(self, kind: str, result: str) -> None:
+        self._child(self.cache, kind, result).inc()
+
+    def path(self, path: str, reason: str) -> None:
+        self._child(self.paths, path, reason).inc()
+
+    def observe_request(self, route: str, method: str, status: str, seconds: float) -> None:
+        self._child(self.latency, route, method, status).observe(seconds)
 
 
 class MetricsMiddleware:
@@ -101,4 +119,4 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(path, scope.get("method", ""), str(status[0])).observe(time.perf_counter() - t0)
+            self.metrics.observe_request(path, scope.get("method", ""), str(status[0]), time.perf_counter() - t0)

@@ -205,16 +205,25 @@ def run_wrk(exe: str, url: str, script: Path, conns: int, duration: int, name: s
     return WrkResult(name, conns, rps, p50, p99, errs, n)
 
 
-def lua_script(path: Path, api_key: str, embedding: list[float], users: int) -> None:
+def lua_script(path: Path, api_key: str, embedding: list[float], users: int, unique: str = "") -> None:
+    """wrk's request script: ``users`` users in turn, or with ``unique`` (a run tag) a new user per
+    request (every request is that user's first decision)."""
     emb = ",".join(f"{x:.5f}" for x in embedding)
+    uid = f"'n{unique}-' .. tid .. '-' .. n" if unique else f"'u' .. (n % {users})"
     path.write_text(f"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-API-Key"] = "{api_key}"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+tid = 0
 local n = 0
 request = function()
   n = n + 1
-  local body = '{{"user":{{"id":"u' .. (n % {users}) .. '","embedding":[{emb}]}},"title_id":"{TITLE}","kinds":["artwork"]}}'
+  local body = '{{"user":{{"id":"' .. {uid} .. '","embedding":[{emb}]}},"title_id":"{TITLE}","kinds":["artwork"]}}'
   return wrk.format(nil, nil, nil, body)
 end
 """)
@@ -262,6 +271,13 @@ def http_part(args: argparse.Namespace, env: dict[str, str], settings: Any) -> d
             results.append(run_wrk(exe, base + "/bench/bare", script, conns, args.duration, "bare"))
             results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, "personalize"))
         after = _hits(httpx.get(base + "/metrics").text)
+        # every request a new user: the first-decision path (policy draw, sticky write, decision log)
+        first = Path(env["GENPERSO_DATA_DIR"]) / "first.lua"
+        for conns in (32, 8):
+            lua_script(first, API_KEY, emb, users=0, unique=f"{conns}x{uuid.uuid4().hex[:6]}")
+            results.append(run_wrk(exe, base + "/v1/personalize", first, conns, args.duration,
+                                   "personalize (first decision)"))
+        firsts = _hits(httpx.get(base + "/metrics").text)
     if args.diagnose:  # same load with the policy's per-request decision write switched off
         for mode, label in (("nolog", "personalize (no decision log)"), ("fixed", "personalize (fixed angle)")):
             with _server(args, {**env, "BENCH_CHOOSER": mode}) as base:
@@ -269,7 +285,8 @@ def http_part(args: argparse.Namespace, env: dict[str, str], settings: Any) -> d
                 for conns in (32, 8):
                     results.append(run_wrk(exe, base + "/v1/personalize", script, conns, args.duration, label))
     lookups = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-    return {"results": results, "lookups": lookups, "prewarm_s": prewarm}
+    first_paths = {k: firsts.get(k, 0) - after.get(k, 0) for k in firsts if k.startswith("path_")}
+    return {"results": results, "lookups": lookups, "first_paths": first_paths, "prewarm_s": prewarm}
 
 
 @contextlib.contextmanager
@@ -303,8 +320,9 @@ def _hits(metrics: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for m in re.finditer(r'genperso_cache_lookups_total\{kind="artwork",result="(\w+)"\} ([\d.e+]+)', metrics):
         out[m.group(1)] = float(m.group(2))
-    for m in re.finditer(r'genperso_personalize_path_total\{path="(\w+)",reason="\w+"\} ([\d.e+]+)', metrics):
-        out["path_" + m.group(1)] = out.get("path_" + m.group(1), 0.0) + float(m.group(2))
+    for m in re.finditer(r'genperso_personalize_path_total\{path="(\w+)",reason="(\w+)"\} ([\d.e+]+)', metrics):
+        out["path_" + m.group(1)] = out.get("path_" + m.group(1), 0.0) + float(m.group(3))
+        out[f"path_{m.group(1)}_{m.group(2)}"] = float(m.group(3))
     return out
 
 
@@ -461,13 +479,19 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
         p99_8 = by[("personalize", 8)].p99_ms
         lk = {k: v for k, v in http["lookups"].items() if not k.startswith("path_")}
         hit_share = lk.get("hit", 0) / max(1.0, sum(lk.values()))
-        paths = {k[5:]: v for k, v in http["lookups"].items() if k.startswith("path_")}
+        paths = {k[5:]: v for k, v in http["lookups"].items() if k.startswith("path_") and k.count("_") == 1}
         hot_share = paths.get("hot", 0) / max(1.0, sum(paths.values()))
+        reasons = {k[5:]: int(v) for k, v in http["lookups"].items() if k.count("_") >= 2 and v}
+        fp = {k[5:]: int(v) for k, v in http["first_paths"].items() if k.count("_") >= 2 and v}
         console.print(f"throughput ratio personalize/bare at 32 conns: {ratio32:.2f} (target >= 0.50) "
                       f"{'PASS' if ratio32 >= 0.5 else 'FAIL'}")
         console.print(f"personalize p99 at 8 conns: {p99_8:.2f} ms (target <= 10 ms) {'PASS' if p99_8 <= 10 else 'FAIL'}")
         console.print(f"cache-hit share of personalize lookups under load: {hit_share:.4f}; answered by the async "
-                      f"hot path: {hot_share:.4f} (the rest ran the full pipeline on the thread pool)")
+                      f"hot path: {hot_share:.4f} (the rest ran the full pipeline on the thread pool); by path_reason: "
+                      f"{reasons}")
+        fd = by[("personalize (first decision)", 32)]
+        console.print(f"first decisions (a new user per request): {fd.rps:,.0f} req/s at 32 conns, p99 at 8 conns "
+                      f"{by[('personalize (first decision)', 8)].p99_ms:.2f} ms; by path_reason: {fp}")
         figures.update({
             "personalize_rps_32": round(by[("personalize", 32)].rps, 1), "bare_rps_32": round(by[("bare", 32)].rps, 1),
             "throughput_ratio_32": round(ratio32, 3), "personalize_p50_ms_8": round(by[("personalize", 8)].p50_ms, 3),
@@ -475,6 +499,8 @@ def report(http: dict[str, Any], zipf: dict[str, Any]) -> None:
             "personalize_p99_ms_32": round(by[("personalize", 32)].p99_ms, 3),
             "http_errors": sum(w.errors for w in http["results"]), "hit_share_under_load": round(hit_share, 4),
             "hot_path_share_under_load": round(hot_share, 4),
+            "first_decision_rps_32": round(fd.rps, 1),
+            "first_decision_p99_ms_8": round(by[("personalize (first decision)", 8)].p99_ms, 3),
             "target_throughput_ok": ratio32 >= 0.5, "target_p99_ok": p99_8 <= 10.0,
         })
     else:

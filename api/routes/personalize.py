@@ -1,9 +1,10 @@
 """``POST /v1/personalize``: the request path (see ``genperso.pipeline.Pipeline.personalize``).
 
 The endpoint is async. A request the cache answers (sticky angle decision, asset in Redis) is
-served in the event loop by ``genperso.hotpath.HotPath`` (``redis.asyncio``, one round trip);
-everything else (first decision of a user in a stickiness bucket, cache misses, fallbacks,
-history embedding, bounded waits) runs the synchronous pipeline on the thread pool. Both paths
+served in the event loop by ``genperso.hotpath.HotPath`` (one Redis round trip), and so is a
+user's first request in a stickiness bucket when it carries an embedding (the policy draws from
+its in-process state; two round trips). Everything else (cache misses, fallbacks, history and cold
+users without a decision, bounded waits) runs the synchronous pipeline on the thread pool. Both paths
 answer with the same ``PersonalizeOut`` document, built as a plain dict (the public form of an
 asset is memoised per asset state for a few seconds when files are served by this API).
 """
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from genperso.config import Settings
 from genperso.pipeline import PersonalizeResult, Pipeline
 from genperso.storage import Storage
-from genperso.types import Context, as_unit_vector
+from genperso.types import Context, UserProfile, as_unit_vector, validate_id
 
 from ..deps import require
 from ..errors import ERROR_RESPONSES
@@ -59,7 +60,7 @@ def render(res: PersonalizeResult, title_id: str, storage: Storage, base_url: st
     now = time.monotonic()
     assets: dict[str, Any] = {}
     for kind, r in res.results.items():
-        metrics.cache.labels(kind, r.status).inc()
+        metrics.cache_result(kind, r.status)
         assets[kind] = {
             "kind": kind, "status": r.status, "wanted_asset_id": r.wanted_asset_id,
             "asset": _asset_json(r.asset, storage, now) if r.asset is not None else None,
@@ -74,10 +75,12 @@ def render(res: PersonalizeResult, title_id: str, storage: Storage, base_url: st
     }
 
 
-def _full_path(body: PersonalizeIn, pipeline: Pipeline, settings: Settings, ctx: Context) -> PersonalizeResult:
-    from genperso.angles.users import build_user
+def _full_path(body: PersonalizeIn, pipeline: Pipeline, settings: Settings, ctx: Context,
+               user: UserProfile | None) -> PersonalizeResult:
+    if user is None:
+        from genperso.angles.users import build_user
 
-    user = build_user(body.user.id, embedding=body.user.embedding, history=body.user.history, settings=settings)
+        user = build_user(body.user.id, embedding=body.user.embedding, history=body.user.history, settings=settings)
     return pipeline.personalize(user, body.title_id, list(body.kinds), ctx, params=body.params, wait_ms=body.wait_ms)
 
 
@@ -95,17 +98,20 @@ async def personalize(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     pipeline: Pipeline = request.app.state.pipeline
     u = body.user
+    user = None
     if u.embedding is not None:  # the same checks (and 422 messages) on both paths
-        as_unit_vector(u.embedding, settings.embedding_dim, "user embedding")
+        validate_id(u.id, "user id")
+        vec = as_unit_vector(u.embedding, settings.embedding_dim, "user embedding")
+        user = UserProfile(user_id=u.id, embedding=vec, history=tuple(u.history or ()), source="embedding")
     ctx = Context(**body.context.model_dump())
     res, why = None, "history"
     hot = getattr(request.app.state, "hotpath", None)
     if hot is not None and (u.embedding is not None or u.history is None):  # history needs the embedder
-        res, why = await hot.personalize(u.id, body.title_id, body.kinds, ctx, params=body.params)
+        res, why = await hot.personalize(u.id, body.title_id, body.kinds, ctx, params=body.params, user=user)
     metrics = request.app.state.metrics
-    metrics.paths.labels("hot" if res is not None else "full", why).inc()
+    metrics.path("hot" if res is not None else "full", why)
     if res is None:
-        res = await run_in_threadpool(_full_path, body, pipeline, settings, ctx)
+        res = await run_in_threadpool(_full_path, body, pipeline, settings, ctx, user)
     base = str(request.base_url).rstrip("/") if any(r.job_id for r in res.results.values()) else ""
     doc = render(res, body.title_id, pipeline.storage, base, metrics)
     return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")

@@ -28,13 +28,19 @@ from .features import (angle_vectors, feature_dim, feature_vector, load_calibrat
                        zero_shot_prior)
 from .state import StateStore, generation, make_store
 
-__all__ = ["AnglePolicy", "get_policy", "reset_policies", "decision_seed", "time_bucket", "POLICY_NAME"]
+__all__ = ["AnglePolicy", "LocalChoice", "get_policy", "reset_policies", "decision_seed", "time_bucket", "POLICY_NAME"]
 
 log = get_logger(__name__)
 POLICY_NAME = "lints-v1"
 CONTEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Context))
 REFRESH_S = 1.0
 SUPPORT_TTL_S = 60.0
+IMPRESSIONS_TTL_S = REFRESH_S * 10
+# ``choose_local`` (the serving event loop) uses this process's copies of the posterior and the
+# title's impression count while a background refresh keeps them current; past these ages it
+# declines and the synchronous ``choose`` re-reads them.
+LOCAL_POSTERIOR_MAX_S = REFRESH_S * 3
+LOCAL_IMPRESSIONS_MAX_S = IMPRESSIONS_TTL_S * 3
 
 
 def time_bucket(now: dt.datetime, stickiness_s: int) -> int:
@@ -47,6 +53,20 @@ def time_bucket(now: dt.datetime, stickiness_s: int) -> int:
 def decision_seed(user_id: str, title_id: str, bucket: int, policy: str) -> int:
     h = hashlib.sha256(f"{user_id}\x00{title_id}\x00{bucket}\x00{policy}".encode()).digest()
     return int.from_bytes(h[:8], "little")
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalChoice:
+    """A decision made by ``AnglePolicy.choose_local``, not yet stored: the caller writes it as the
+    sticky decision (``sticky_key``, ``ttl_s``) and, if that write wins, calls ``commit_local``."""
+
+    decision: AngleDecision
+    sticky_key: str
+    ttl_s: int
+    x: np.ndarray
+    offsets: np.ndarray
+    eligible: tuple[str, ...]
+    now: dt.datetime
 
 
 class AnglePolicy:
@@ -156,10 +176,10 @@ class AnglePolicy:
         self._support[title_id] = (now, sup)
         return sup
 
-    def _impressions(self, title_id: str) -> int:
+    def _impressions(self, title_id: str, *, refresh: bool = False) -> int:
         now = time.monotonic()
         hit = self._impr.get(title_id)
-        if hit is not None and now - hit[0] < REFRESH_S * 10:
+        if not refresh and hit is not None and now - hit[0] < IMPRESSIONS_TTL_S:
             return hit[1]
         n = self.store.title_impressions(title_id)
         self._impr[title_id] = (now, n)
@@ -193,6 +213,56 @@ class AnglePolicy:
 
     def _sticky_name(self, title_id: str, bucket: int, context: Context) -> str:
         return f"{title_id}:{bucket}:{self.name}:{context.maturity}"
+
+    def local_refresh_due(self, title_id: str) -> bool:
+        """True when the copies ``choose_local`` uses should be re-read (in the background)."""
+        now = time.monotonic()
+        impr = self._impr.get(title_id)
+        cal = self._cal
+        return (self._post is None or now - self._post_checked > REFRESH_S or self._post_gen != generation()
+                or impr is None or now - impr[0] > IMPRESSIONS_TTL_S
+                or cal is None or now - cal[1] > REFRESH_S * 5)
+
+    def refresh_local(self, title_id: str) -> None:
+        """Re-read the posterior, the title's impressions and the calibration (blocking I/O: run
+        it off the event loop)."""
+        self.posterior()
+        self._impressions(title_id, refresh=True)
+        self._cal = None
+        self.calibration(self.angles)
+
+    def choose_local(self, user: UserProfile, title_id: str, context: Context, eligible: tuple[str, ...],
+                     shown: Mapping[str, str] | None, *, now: dt.datetime | None = None) -> LocalChoice | None:
+        """``choose`` for a request with no sticky decision yet, made without any I/O from this
+        process's copies of the title's support, the posterior and the title's impression count
+        (None when one is missing or too old, a shadow policy is set, or stickiness is off: then
+        ``choose`` runs). ``eligible`` comes from ``sticky_probe``; ``shown`` is the session's
+        shown angles (satiation) when the context has a session. Same draw as ``choose``."""
+        if self.shadow is not None or self.settings.stickiness_seconds <= 0:
+            return None
+        mono = time.monotonic()
+        sup = self._support.get(title_id)
+        post = self._post
+        impr = self._impr.get(title_id)
+        angles = self.angles
+        if (sup is None or mono - sup[0] >= SUPPORT_TTL_S or post is None or post.ids != angles.ids
+                or mono - self._post_checked > LOCAL_POSTERIOR_MAX_S or self._post_gen != generation()
+                or impr is None or mono - impr[0] > LOCAL_IMPRESSIONS_MAX_S):
+            return None
+        now = now or dt.datetime.now(dt.timezone.utc)
+        bucket = time_bucket(now, self.settings.stickiness_seconds)
+        decision, x, offsets = self._decide(user, title_id, context, now, bucket, sup[1], eligible, shown, impr[1],
+                                            post, None, None)
+        ttl = int((bucket + 1) * self.settings.stickiness_seconds - now.timestamp()) + 1
+        return LocalChoice(decision, self._sticky_name(title_id, bucket, context), max(1, ttl), x, offsets,
+                           tuple(eligible), now)
+
+    def commit_local(self, choice: LocalChoice) -> None:
+        """Log a ``choose_local`` decision whose sticky write won (the session note is the caller's)."""
+        if self.log_decisions:
+            ids = list(choice.decision.scores)  # the angle order the draw used
+            self._log(choice.decision, choice.x, dict(zip(ids, choice.offsets.tolist())), list(choice.eligible),
+                      choice.now)
 
     def features(self, user: UserProfile, context: Context, angles: AngleCatalog | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -239,18 +309,41 @@ class AnglePolicy:
             hit = self.store.sticky_get(user.user_id, sticky_key)
             if hit is not None and hit.angle_id in elig_ids:
                 return hit  # the same answer on every page load in the bucket (already logged)
+        repeats = None
+        if context.session_id:
+            repeats = self.store.session_angles(user.user_id, context.session_id)
+        shadow = None
+        if self.shadow is not None:
+            sd = self.shadow.choose(user, title_id, context, now=now, support=sup)
+            shadow = {"policy": sd.policy, "angle_id": sd.angle_id, "propensity": sd.propensity}
+        decision, x, offsets = self._decide(user, title_id, context, now, bucket, sup, elig_ids, repeats,
+                                            self._impressions(title_id), self.posterior(), variant, shadow)
+        if self.log_decisions:
+            self._log(decision, x, dict(zip(ids, offsets.tolist())), list(elig_ids), now)
+        if self.settings.stickiness_seconds > 0:
+            ttl = int((bucket + 1) * self.settings.stickiness_seconds - now.timestamp()) + 1
+            self.store.sticky_set(user.user_id, sticky_key, decision, ttl)
+        if context.session_id and self.log_decisions:
+            self.store.note_session(user.user_id, context.session_id, title_id, decision.angle_id)
+        return decision
+
+    def _decide(self, user: UserProfile, title_id: str, context: Context, now: dt.datetime, bucket: int,
+                sup: Mapping[str, float], elig_ids: Sequence[str] | frozenset[str],
+                shown: Mapping[str, str] | None, impressions: int, post: Posterior, variant: str | None,
+                shadow: Mapping[str, Any] | None) -> tuple[AngleDecision, np.ndarray, np.ndarray]:
+        """The Thompson-sampling draw itself (no I/O): (decision, context vector x, reward offsets)
+        from the state given, so its propensity is exact for the posterior actually used."""
+        angles = self.angles
+        ids = angles.ids
         eligible = np.array([a in elig_ids for a in ids])
         x, z, offsets = self.features(user, context, angles)
         repeats = np.zeros(len(ids))
-        if context.session_id:
-            shown = self.store.session_angles(user.user_id, context.session_id)
+        if context.session_id and shown:
             counts = Counter(a for t, a in shown.items() if t != title_id)
             repeats = np.array([counts.get(a, 0) for a in ids], dtype=np.float64)
-        impressions = self._impressions(title_id)
         eps = self.epsilon_for(impressions)
         rng = np.random.default_rng(decision_seed(user.user_id, title_id, bucket, self.name))
-        pi, mu, _sd = distribution(self.posterior(), x, offsets, eligible, rng, self.config, epsilon=eps,
-                                   repeats=repeats)
+        pi, mu, _sd = distribution(post, x, offsets, eligible, rng, self.config, epsilon=eps, repeats=repeats)
         idx = draw(pi, rng)
         angle_id = ids[idx]
         decision_id = hashlib.sha256(
@@ -265,10 +358,6 @@ class AnglePolicy:
         if variant:
             ctx["variant"] = variant
         ctx.update({"bucket": bucket, "support": {k: round(v, 4) for k, v in sup.items()}, "epsilon": round(eps, 4)})
-        shadow = None
-        if self.shadow is not None:
-            sd = self.shadow.choose(user, title_id, context, now=now, support=sup)
-            shadow = {"policy": sd.policy, "angle_id": sd.angle_id, "propensity": sd.propensity}
         decision = AngleDecision(
             decision_id=decision_id,
             user_id=user.user_id,
@@ -280,16 +369,9 @@ class AnglePolicy:
             policy=self.name,
             context=ctx,
             created_at=now.isoformat(),
-            shadow=shadow,
+            shadow=dict(shadow) if shadow is not None else None,
         )
-        if self.log_decisions:
-            self._log(decision, x, dict(zip(ids, offsets.tolist())), list(elig_ids), now)
-        if self.settings.stickiness_seconds > 0:
-            ttl = int((bucket + 1) * self.settings.stickiness_seconds - now.timestamp()) + 1
-            self.store.sticky_set(user.user_id, sticky_key, decision, ttl)
-        if context.session_id and self.log_decisions:
-            self.store.note_session(user.user_id, context.session_id, title_id, angle_id)
-        return decision
+        return decision, x, offsets
 
     def _log(self, d: AngleDecision, x: np.ndarray, offsets: dict[str, float], elig: list[str],
              now: dt.datetime) -> None:

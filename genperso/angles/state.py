@@ -246,11 +246,15 @@ class RedisStore:
         return max(0, int(v)) if v else 0
 
     def session_angles(self, user_id: str, session_id: str) -> dict[str, str]:
-        raw = self.r.hgetall(self._k("session", user_id, session_id))
+        raw = self.r.hgetall(self.session_key(user_id, session_id))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    def session_key(self, user_id: str, session_id: str) -> str:
+        """The Redis hash of a session's shown angles (title -> angle; read by the serving hot path)."""
+        return self._k("session", user_id, session_id)
+
     def note_session(self, user_id: str, session_id: str, title_id: str, angle_id: str) -> None:
-        key = self._k("session", user_id, session_id)
+        key = self.session_key(user_id, session_id)
         with self.r.pipeline() as pipe:
             pipe.hset(key, title_id, angle_id)
             pipe.expire(key, SESSION_TTL_S)
