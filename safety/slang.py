@@ -33,12 +33,15 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "burn alive", "burned alive", "burnt alive", "shanked", "acid attack", "car bomb", "suicide bomber",
                    "suicide vest", "mass murder", "blow his brains out", "blow their brains out", "pop a cap",
                    "bash his head", "bash her head", "i know where you live", "smash his face", "kick his teeth in", "bludgeon", "bludgeoned",
-                   "mutilate", "mutilated", "disembowel", "lynching", "lynch mob", "school shooter", "mass shooter"),
+                   "mutilate", "mutilated", "disembowel", "lynching", "lynch mob", "school shooter", "mass shooter",
+                   "packing heat", "catch a body", "caught a body", "spin the block", "slide on the opps",
+                   "smoke the opps", "wet him up", "body him"),
         "weak": ("crowbar", "machete", "brass knuckles", "tire iron", "pistol", "pistols", "revolver", "ak47",
                  "glock", "shotgun", "shank", "hitman", "hit man", "serial killer", "drive by", "carjack",
                  "home invasion", "robbery", "beatdown", "beat down", "hanged", "noose", "maim", "axe", "hammer",
                  "body bags", "kill list", "brawl", "brawls", "brawling", "bar fight", "bar fights", "street fight",
-                 "fist fight", "fistfight", "knife fight"),
+                 "fist fight", "fistfight", "knife fight", "catch these hands", "opps", "six feet under", "blicky",
+                 "choppa", "draco", "strapped", "glizzy", "bodied"),
     },
     "sexual": {
         "strong": ("netflix and chill", "dtf", "get laid", "getting laid", "strip club", "strip clubs", "lap dance",
@@ -54,7 +57,8 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                  "boner", "hard on", "swingers", "thot", "quickie", "hanky panky", "make love", "making love",
                  "in the buff", "birthday suit", "clothing optional", "adults only", "thirst trap", "sexy time",
                  "boob", "boobies", "seduction", "aroused", "arousal", "panties", "undies", "between the sheets",
-                 "stripping", "strippers"),
+                 "stripping", "strippers", "frisky", "get frisky", "getting frisky", "private show", "cam show",
+                 "spicy pics", "spicy content", "feet pics", "smash or pass", "slide into my dms", "body shots"),
     },
     "hate": {
         "strong": ("gook", "gooks", "beaner", "beaners", "towelhead", "towelheads", "fag", "fags", "darkie",
@@ -81,12 +85,22 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "drink until you pass out", "pill popping", "popping pills", "pop pills", "pop a pill",
                    "cook meth", "cooking meth", "drug deal", "drug dealer", "drug dealing", "sell drugs",
                    "selling drugs", "dime bag", "nickel bag", "bag of weed", "bag of coke", "codeine",
-                   "dirty sprite", "nitrous balloons", "dab rig", "zaza"),
+                   "dirty sprite", "nitrous balloons", "dab rig", "zaza", "chasing the dragon", "zooted", "geeked up",
+                   "sipping lean", "sippin lean", "sip lean", "double cup", "xanny bars", "xan bars", "mainlining",
+                   "crack pipe", "meth pipe", "hit the pipe", "hitting the pipe", "get faded", "getting faded",
+                   "get zooted", "loud pack", "420 friendly", "get smashed", "getting smashed", "get plastered",
+                   "getting plastered", "get trashed", "getting trashed", "get sloshed", "shotgun a beer",
+                   "drink till you puke", "drink until you black out", "mushroom trip", "shroom trip", "acid tabs",
+                   "tabs of acid", "thc cart", "thc carts", "thc vape", "wax pen", "dopesick", "on the nod",
+                   "shooting dope", "blunt rotation", "smoke sesh"),
         "weak": ("plug", "bump", "blazed", "blaze", "blazing", "toke", "toking", "xan", "oxy", "oxys", "adderall",
                  "opiates", "morphine", "psilocybin", "ayahuasca", "mushrooms", "trippy", "bender", "hammered",
                  "plastered", "sloshed", "trashed", "binge", "chug", "chugging", "keg", "eight ball", "8 ball",
                  "faded", "zonked", "geeked", "turnt", "poppers", "nitrous", "rave", "stash", "drank", "stoner",
-                 "edible", "dabs", "tweaking", "trap house", "shooting up", "whippets"),
+                 "edible", "dabs", "tweaking", "trap house", "shooting up", "whippets", "fent", "fetty", "tranq",
+                 "bath salts", "k2", "special k", "ket", "microdosing", "nodding off", "fiend", "fiending", "feenin",
+                 "thc", "carts", "delta 8", "blackout", "pregame", "jungle juice", "jello shots", "liquid courage",
+                 "keg party", "get wrecked", "get tipsy", "sesh", "lean"),
     },
     "self_harm": {
         "strong": ("unalive", "unaliving", "unalived", "kys", "kill yourself", "killing yourself", "off myself",
@@ -102,7 +116,9 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                  "my last goodbye", "razor blades", "cut deeper", "bleed out", "punish myself", "hate myself",
                  "want to disappear", "wanna disappear", "never wake up", "not wake up", "sleep forever",
                  "anymore", "farewell", "no way out", "cant go on", "can't go on", "vanish", "swallow",
-                 "jump off", "step off", "in front of", "wont be here", "won't be here"),
+                 "jump off", "step off", "in front of", "wont be here", "won't be here", "permanent sleep",
+                 "final sleep", "tylenol", "paracetamol", "acetaminophen", "zero calorie", "ana buddy",
+                 "body check", "purge after"),
     },
 }
 
@@ -110,23 +126,26 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
 EXTRA_AMBIGUOUS: dict[str, frozenset[str]] = {
     "profanity": frozenset(),
     "violence": frozenset(("pistol", "pistols", "hitman", "hit man", "serial killer", "robbery", "axe", "hammer",
-                           "shank")),
+                           "shank", "six feet under", "draco", "strapped", "glizzy", "bodied", "catch these hands")),
     "sexual": frozenset(("escort", "escorts", "hooker", "hookers", "swingers", "quickie", "make love",
                          "making love", "birthday suit", "boob", "pole dancing", "pole dance", "skinny dipping",
                          "friends with benefits", "one night stand", "sugar daddy", "sugar baby", "in the buff",
                          "adults only", "panties", "undies", "thirst trap", "seduction", "sexy time", "hanky panky",
-                         "stripping", "strippers", "between the sheets")),
+                         "stripping", "strippers", "between the sheets", "frisky", "private show", "smash or pass",
+                         "slide into my dms", "spicy content")),
     "hate": frozenset(("coon", "coons", "jap", "japs", "negro", "negroes", "allowed", "banned", "keep out",
                        "stay out", "dyke", "gypsy", "gypsies", "cripple", "cripples", "spastic", "not welcome")),
     "drugs": frozenset(("plug", "bump", "blaze", "blazing", "mushrooms", "trippy", "bender", "hammered",
                         "plastered", "trashed", "binge", "chug", "chugging", "keg", "eight ball", "8 ball", "faded",
                         "geeked", "turnt", "poppers", "rave", "stash", "drank", "morphine", "adderall", "oxy", "oxys",
                         "toke", "toking", "blazed", "stoner", "edible", "dabs", "tweaking", "trap house",
-                        "shooting up")),
+                        "shooting up", "special k", "ket", "blackout", "pregame", "jello shots", "liquid courage",
+                        "keg party", "get wrecked", "get tipsy", "sesh", "lean", "fiend", "carts", "bath salts")),
     "self_harm": frozenset(("train", "tracks", "ledge", "rooftop", "wrist", "veins", "scars", "bleach", "anymore",
                             "farewell", "no way out", "cant go on", "can't go on", "vanish", "swallow", "jump off",
                             "step off", "in front of", "sleeping pills", "never wake up", "not wake up",
-                            "sleep forever", "wont be here", "won't be here", "hate myself")),
+                            "sleep forever", "wont be here", "won't be here", "hate myself", "tylenol", "paracetamol",
+                            "acetaminophen", "body check", "final sleep")),
 }
 
 # protected groups (GARM "Hate speech": race, ethnicity, nationality, religion, gender, sexuality,
@@ -154,6 +173,13 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
         ("hate", "'<group> belong in the kitchen'",
          rf"\b{_GROUP} (?:belong|belongs|should stay|should be kept|must stay) (?:in|at|on) (?:the |a )?(?:kitchen|"
          rf"home|cages?|zoo|jail|prison|camps?|chains|gutter|back of the bus)\b"),
+        ("hate", "'<group> don't deserve'",
+         rf"\b{_GROUP} (?:dont|don't|do not|doesnt|doesn't|never) deserve (?:love|rights|to live|respect|jobs|a voice|"
+         rf"to vote|to exist|kindness|anything)\b|\b(?:black|gay|trans|muslim|jewish|immigrant|asian|women's) lives? "
+         rf"(?:dont|don't|do not|doesnt|doesn't) matter\b"),
+        ("hate", "'go back to <place>'",
+         r"\bgo back to (?:africa|asia|mexico|china|india|pakistan|the middle east|your own country|your country|"
+         r"where you came from|where they came from|the jungle|the desert|your shithole)\b"),
         ("hate", "conspiracy trope ('<group> control everything')",
          rf"\b{_GROUP} (?:control|controls|run|runs|own|owns|rule|rules) (?:everything|the world|the media|the banks|"
          rf"hollywood|the government|the money)\b"),
@@ -186,6 +212,11 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
          r"\b(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|slaughter|execute|whack|off) (?:your|my|his|"
          r"her|their|the) (?:rivals?|enemies|enemy|neighbou?rs?|boss|wife|husband|family|teachers?|classmates?|ex|"
          r"parents|mom|dad|brother|sister|coworkers?|snitch|opps)\b"),
+        ("violence", "maiming threat ('break his legs', 'put him in the ground')",
+         r"\b(?:break|breaking|snap|snapping|smash|smashing|bust|busting) (?:his|her|their|your|ur) (?:legs?|neck|jaw|"
+         r"arms?|face|skull|bones|knees?|teeth|nose)\b|\b(?:put|putting|leave|leaving) (?:him|her|them|em|you) "
+         r"(?:in the ground|in the dirt|six feet under|in a body bag|in the hospital|in a ditch|for dead|bleeding|"
+         r"dead)\b"),
         ("violence", "armed attack",
          r"\b(?:beat|hit|smash|bash|club|attack|threaten|whack|cave|bust|teach)(?:s|ed|ing)? (?:him|her|them|em|"
          r"you|his \w+|her \w+|their \w+|the \w+)(?: \w+){0,3} (?:with|using) (?:a|my|the|his|your) (?:bat|"
@@ -206,6 +237,12 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
          r"\b(?:swallow|swallowing|take|taking|took|down|downing|pop|popping|chug|chugging|empty|emptying) "
          r"(?:all|every|the whole bottle of|a bottle of|a handful of|a fistful of|all of) (?:(?:my|the|of my|of the) )?"
          r"(?:pills|meds|tablets|sleeping pills|painkillers|pill bottle|prescriptions?)\b"),
+        ("self_harm", "self-harm method (walking into traffic or water)",
+         r"\b(?:walk|walking|walked|step|stepping|run|running|wade|wading) (?:out )?into (?:the )?(?:traffic|oncoming "
+         r"traffic|sea|ocean|river|lake|freeway|highway|motorway)\b(?! (?:view|front|cruise|resort|hotel|tour|side))"),
+        ("self_harm", "self-harm method (how many pills)",
+         r"\bhow many (?:pills|tylenol|paracetamol|acetaminophen|sleeping pills|painkillers|aspirin|advil|xanax|"
+         r"sleeping tablets)\b"),
         ("self_harm", "self-harm method (hanging, poisoning, drowning)",
          r"\b(?:hang|hanging|hanged|drown|drowning|poison|poisoning|gas|starve|starving|suffocate|suffocating|"
          r"bleed|bleeding) myself\b"),
@@ -213,8 +250,11 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
 
 # a pattern is only tried when the text contains one of its trigger substrings (a cheap C-level
 # test: most texts skip every regex); hate patterns need a group word
-_GROUP_WORDS = frozenset(re.findall(r"[a-z]+", _GROUP)) - {"the", "people", "users"} | {"straights"}
+_GROUP_TOKENS = set(re.findall(r"[a-z]+", _GROUP)) - {"the", "people", "users"} | {"straights"}
+_GROUP_WORDS = frozenset(_GROUP_TOKENS | {t[:-1] for t in _GROUP_TOKENS if t.endswith("s")})
 _TRIGGERS: dict[str, tuple[str, ...]] = {
+    "'<group> don't deserve'": ("deserve", "matter"),
+    "'go back to <place>'": ("go back to",),
     "violence aimed at a person": ("him", "her", "them", "em"),
     "violence aimed at a named victim": ("lynch", "stab", "strangl", "tortur", "pistol", "curb", "shank",
                                          "bludgeon", "behead", "gun down", "maim", "mutilat"),
@@ -226,11 +266,15 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "self-harm method (cutting)": ("wrist", "vein", "arm", "thigh", "skin"),
     "self-harm method (overdose)": ("pill", "meds", "tablet", "painkiller", "prescription"),
     "self-harm method (hanging, poisoning, drowning)": ("myself",),
+    "self-harm method (walking into traffic or water)": ("into ",),
+    "self-harm method (how many pills)": ("how many",),
     "threat ('make them suffer', 'I know where you live')": ("suffer", "bleed", "beg", "scream", "where you live"),
+    "maiming threat ('break his legs', 'put him in the ground')": ("his ", "her ", "their ", "your ", "ur ",
+                                                                   "him", "them", "em ", "you"),
     "killing a rival": ("kill", "murder", "stab", "shoot", "slaughter", "execute", "whack", "off "),
 }
 PATTERNS: tuple[tuple[str, str, re.Pattern[str], tuple[str, ...] | None], ...] = tuple(
-    (cat, name, re.compile(rx), None if cat == "hate" else _TRIGGERS[name]) for cat, name, rx in _PATTERN_SPECS
+    (cat, name, re.compile(rx), _TRIGGERS.get(name) if cat != "hate" or name in _TRIGGERS else None) for cat, name, rx in _PATTERN_SPECS
 )
 
 INNOCENT: tuple[str, ...] = (

@@ -230,9 +230,9 @@ def test_every_lexicon_term_is_found_in_context() -> None:
 # unsafe texts with no lexical cue at all: only the semantic scorer can flag them, through the
 # uncued similarity gate (text.GATE_LO_UNCUED)
 UNCUED_POSITIVES = [
-    Case("Put Him Six Feet Under", "violence"),
+    Case("Pull Up and Spray the Block", "violence"),
     Case("Clothes Off, Lights Low", "sexual"),
-    Case("How Many Tylenol Is Enough", "self_harm"),
+    Case("Those People Ruin Everything", "hate"),
     Case("Ready to Catch the Bus Tonight", "self_harm"),
 ]
 
