@@ -193,3 +193,28 @@ def test_lean_redis_pipelines_reports_errors_and_reconnects(redis_settings):
         await c.close()
 
     asyncio.run(main())
+
+
+def test_render_json_is_the_rendered_document(redis_settings):
+    import dataclasses
+
+    from api.routes.personalize import render, render_json
+    from genperso.types import Context, UserProfile
+
+    class Counts:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str]] = []
+
+        def cache_result(self, kind: str, result: str) -> None:
+            self.seen.append((kind, result))
+
+    pipe = _ready_pipeline(redis_settings, "film-j")
+    res = pipe.personalize(UserProfile("u-j"), "film-j", ["artwork"], Context())
+    pending = dataclasses.replace(res.results["artwork"], kind="titles", status="pending", asset=None,
+                                  job_id="job-1")
+    res = dataclasses.replace(res, results={**res.results, "titles": pending})
+    a, b = Counts(), Counts()
+    doc = render(res, "film-j", pipe.storage, "http://api.test", a)
+    assert json.loads(render_json(res, "film-j", pipe.storage, "http://api.test", b)) == doc
+    assert doc["assets"]["titles"]["job"]["url"] == "http://api.test/v1/jobs/job-1"
+    assert a.seen == b.seen == [("artwork", res.results["artwork"].status), ("titles", "pending")]

@@ -228,8 +228,8 @@ class AnglePolicy:
         it off the event loop)."""
         self.posterior()
         self._impressions(title_id, refresh=True)
-        self._cal = None
-        self.calibration(self.angles)
+        angles = self.angles
+        self._cal = (angles, time.monotonic(), load_calibration(angles, self.settings))
 
     def choose_local(self, user: UserProfile, title_id: str, context: Context, eligible: tuple[str, ...],
                      shown: Mapping[str, str] | None, *, now: dt.datetime | None = None) -> LocalChoice | None:
