@@ -242,10 +242,12 @@ def scan(norm: Normalised) -> LexHit:
             if any(phrase_in(phrase, p) for p in padded_forms):
                 covered.update(phrase.split(" "))
     innocent: set[str] = set()
+    masked: set[str] = set()  # cue words of innocent compounds, left out of the text the embedder sees
     for i in sorted(hits):  # lexicon order, as the reasons list them
         cat, kind, term = _TERMS[i]
         if kind == "weak" and covered and all(w in covered for w in term.split(" ")):
             innocent.add(cat)
+            masked.update(term.split(" "))
             continue
         (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
     for cat, name in pattern_hits(" ".join(norm.words), set(norm.words)):
@@ -258,6 +260,6 @@ def scan(norm: Normalised) -> LexHit:
     return LexHit(
         strong={k: tuple(dict.fromkeys(v)) for k, v in strong.items()},
         weak={k: tuple(dict.fromkeys(v)) for k, v in weak.items() if k not in strong},
-        resolved_text=" ".join(resolved),
+        resolved_text=" ".join(w for w in resolved if w not in masked) if masked else " ".join(resolved),
         innocent=frozenset(c for c in innocent if c not in strong and c not in weak),
     )

@@ -127,6 +127,9 @@ def test_innocent_compounds_are_not_cues() -> None:
     assert lex.only_ambiguous("sexual")  # the semantic score must beat the benign anchors
     assert "sexual" in analyse_text("Strip for the Camera").lex.weak  # outside the compound it is a cue
     assert "drugs" in analyse_text("Drug Store Beauty Finds").lex.innocent
+    # the embedder sees the text without the compound's cue word, so "drug" cannot pull it towards drugs
+    assert analyse_text("Drug Store Beauty Finds").lex.resolved_text == "store beauty finds"
+    assert analyse_text("Drug Bust at the Docks").lex.resolved_text == "drug bust at the docks"
     assert all(" " in p or p in ("potluck", "punchline", "kickoff", "kickboxing", "scoreboard",
                                  "treehouse") for p in INNOCENT)
     for text in ("Comic Strip Sunday Morning", "Jump Rope Playground Games", "Pot Roast Sunday Dinner"):
