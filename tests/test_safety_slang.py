@@ -134,3 +134,21 @@ def test_innocent_compounds_are_not_cues() -> None:
                                  "treehouse") for p in INNOCENT)
     for text in ("Comic Strip Sunday Morning", "Jump Rope Playground Games", "Pot Roast Sunday Dinner"):
         assert check_texts([text], profile="kids")[0].decision == "allow"
+
+
+# slang words that also have a well-known innocent reading are weak cues (or innocent compounds):
+# the semantic scorer decides, and these are allowed
+SLANG_NEGATIVES = [
+    "Hindu Kush Mountains Documentary",
+    "Doobie Brothers Greatest Hits",
+    "Adrenaline Junkie Extreme Sports",
+    "Fag Break at the Factory: British Slang Explained",
+    "Goodbye Cruel World Pink Floyd Covers",
+    "Junkie XL Film Scores",
+]
+
+
+@pytest.mark.parametrize("text", SLANG_NEGATIVES)
+def test_slang_with_an_innocent_reading_is_not_a_strong_term(text: str) -> None:
+    assert not analyse_text(text).lex.strong
+    assert check_texts([text], profile="kids")[0].decision == "allow"
