@@ -49,7 +49,7 @@ class _Protocol(asyncio.Protocol):
         pending = self.owner._pending
         reply = reader.gets()
         while reply is not False:
-            fut, _at = pending.popleft()
+            fut = pending.popleft()
             if not fut.done():
                 if isinstance(reply, hiredis.ReplyError):
                     fut.set_exception(RedisReplyError(str(reply)))
@@ -72,7 +72,7 @@ class LeanRedis:
         self.timeout_s = timeout_s
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
-        self._pending: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._progress = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -107,17 +107,15 @@ class LeanRedis:
             self._connecting = None
 
     def _send(self, proto: _Protocol, commands: Sequence[Sequence[Any]]) -> list[asyncio.Future[Any]]:
+        transport = proto.transport
+        if transport is None or transport.is_closing() or proto is not self._proto:
+            raise ConnectionError("redis connection closed")
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
         if not self._pending:
-            self._progress = now
-        futs = []
-        for cmd in commands:
-            fut = loop.create_future()
-            self._pending.append((fut, now))
-            futs.append(fut)
-        assert proto.transport is not None
-        proto.transport.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))
+            self._progress = time.monotonic()
+        futs = [loop.create_future() for _ in commands]
+        self._pending.extend(futs)
+        transport.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))
         if self._watchdog is None:
             self._watchdog = loop.call_later(self.timeout_s / 2, self._check)
         return futs
@@ -127,9 +125,9 @@ class LeanRedis:
         self._watchdog = None
         if not self._pending:
             return
-        if time.monotonic() - self._progress > self.timeout_s and self._proto is not None:
+        if time.monotonic() - self._progress > self.timeout_s:
             proto, self._proto = self._proto, None
-            if proto.transport is not None:
+            if proto is not None and proto.transport is not None:
                 proto.transport.abort()
             self._fail(ConnectionError(f"redis did not answer within {self.timeout_s} s"))
             return
@@ -137,7 +135,7 @@ class LeanRedis:
 
     def _fail(self, exc: Exception) -> None:
         pending, self._pending = self._pending, collections.deque()
-        for fut, _at in pending:
+        for fut in pending:
             if not fut.done():
                 fut.set_exception(exc)
 
@@ -153,10 +151,15 @@ class LeanRedis:
         if proto is None or proto.transport is None or proto.transport.is_closing():
             proto = await self._connect()
         futs = self._send(proto, commands)
-        out = []
-        for fut in futs:
-            out.append(await fut)
-        return out
+        try:
+            return [await fut for fut in futs]
+        except BaseException:
+            for fut in futs:  # the replies nobody will read: no "exception never retrieved" noise
+                if fut.done():
+                    _retrieve(fut)
+                else:
+                    fut.add_done_callback(_retrieve)
+            raise
 
     async def close(self) -> None:
         proto, self._proto = self._proto, None
@@ -165,6 +168,11 @@ class LeanRedis:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 def lean_client(url: str, timeout_s: float = 5.0) -> LeanRedis | None:

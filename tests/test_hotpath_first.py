@@ -218,3 +218,25 @@ def test_render_json_is_the_rendered_document(redis_settings):
     assert json.loads(render_json(res, "film-j", pipe.storage, "http://api.test", b)) == doc
     assert doc["assets"]["titles"]["job"]["url"] == "http://api.test/v1/jobs/job-1"
     assert a.seen == b.seen == [("artwork", res.results["artwork"].status), ("titles", "pending")]
+
+
+def test_lean_redis_gives_up_on_a_silent_server():
+    from genperso.hotredis import LeanRedis
+
+    async def main() -> None:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1 << 16)  # reads the command, never answers
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        c = LeanRedis("127.0.0.1", port, timeout_s=0.3)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(ConnectionError):
+            await c.execute(("GET", "k"), ("GET", "k2"))
+        assert loop.time() - t0 < 2.0
+        await c.close()
+        server.close()
+
+    asyncio.run(main())
