@@ -159,8 +159,12 @@ class HotPath:
         age = pol.support_age(title_id)
         if age is not None and age > SUPPORT_TTL_S / 2:
             jobs.append(("support", title_id, lambda: pol.support(title_id, refresh=True)))
-        if hasattr(pol, "choose_local") and pol.local_refresh_due(title_id):
-            jobs.append(("policy", title_id, lambda: pol.refresh_local(title_id)))
+        if hasattr(pol, "choose_local"):
+            shared, impressions = pol.local_refresh_due(title_id)
+            if shared:  # the posterior and calibration: one refresh for every title
+                jobs.append(("policy", "", lambda: pol.refresh_local()))
+            if impressions:
+                jobs.append(("impressions", title_id, lambda: pol.refresh_local(title_id)))
         for key in jobs:
             if key[:2] in self._refreshing:
                 continue

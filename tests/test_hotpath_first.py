@@ -140,10 +140,13 @@ def test_choose_local_declines_without_fresh_state(redis_settings):
     user = _user("new5", 9)
     elig = tuple(pol.angles.ids)
     assert pol.choose_local(user, "film-c", Context(), elig, None) is None  # nothing in process yet
-    assert pol.local_refresh_due("film-c")
+    assert pol.local_refresh_due("film-c") == (True, True)
     pol.support("film-c")
+    pol.refresh_local()
+    assert pol.local_refresh_due("film-c") == (False, True)
+    assert pol.choose_local(user, "film-c", Context(), elig, None) is None  # no impression count yet
     pol.refresh_local("film-c")
-    assert not pol.local_refresh_due("film-c")
+    assert pol.local_refresh_due("film-c") == (False, False)
     choice = pol.choose_local(user, "film-c", Context(), elig, None)
     assert choice is not None and choice.ttl_s > 0 and choice.sticky_key.startswith("film-c:")
     pol._post_checked -= 60  # the posterior copy is too old: the synchronous choose must re-read it

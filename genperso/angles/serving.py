@@ -99,20 +99,23 @@ class ServingPolicy:
     def _sticky_name(self, title_id: str, bucket: int, context: Context) -> str:
         return f"{title_id}:{bucket}:{self.name}:{context.maturity}"
 
-    def local_refresh_due(self, title_id: str) -> bool:
-        """True when the copies ``choose_local`` uses should be re-read (in the background)."""
+    def local_refresh_due(self, title_id: str) -> tuple[bool, bool]:
+        """Whether the copies ``choose_local`` uses should be re-read (in the background): (the
+        process-wide posterior and calibration, the title's impression count)."""
         now = time.monotonic()
         impr = self._impr.get(title_id)
         cal = self._cal
-        return (self._post is None or now - self._post_checked > REFRESH_S or self._post_gen != generation()
-                or impr is None or now - impr[0] > IMPRESSIONS_TTL_S
-                or cal is None or now - cal[1] > REFRESH_S * 5)
+        shared = (self._post is None or now - self._post_checked > REFRESH_S or self._post_gen != generation()
+                  or cal is None or now - cal[1] > REFRESH_S * 5)
+        return shared, impr is None or now - impr[0] > IMPRESSIONS_TTL_S
 
-    def refresh_local(self, title_id: str) -> None:
-        """Re-read the posterior, the title's impressions and the calibration (blocking I/O: run
-        it off the event loop)."""
+    def refresh_local(self, title_id: str | None = None) -> None:
+        """Re-read the title's impression count, or (no title) the posterior and the calibration.
+        Blocking I/O: run it off the event loop."""
+        if title_id is not None:
+            self._impressions(title_id, refresh=True)
+            return
         self.posterior()
-        self._impressions(title_id, refresh=True)
         angles = self.angles
         self._cal = (angles, time.monotonic(), load_calibration(angles, self.settings))
 
