@@ -196,6 +196,7 @@ def phrase_in(phrase: str, padded_text: str) -> bool:
 # innocent words that contain a profane root (the "Scunthorpe problem"): place names, golf terms
 _ROOT_EXCEPTIONS = frozenset((
     "scunthorpe", "scunthorpes", "mishit", "mishits", "mishitting", "shitake", "shiitake", "shiitakes",
+    "snigger", "sniggers", "sniggering", "sniggered", "sniggerer", "sniggerers",
 ))
 
 

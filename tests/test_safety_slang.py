@@ -58,6 +58,7 @@ PATTERN_NEGATIVES = [
     "Make You Feel My Love",
     "Kill the Lights Dance Mix",
     "Scunthorpe Weekend Market",
+    "Sniggering Schoolboys Sketch Show",
     "Break a Leg on Opening Night",
     "Walking Into the Ocean View Resort",
     "How Many Tablets Should I Buy for School",
