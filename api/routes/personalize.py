@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from json.encoder import encode_basestring_ascii as _encode_str
 import time
 from typing import Any
 
@@ -33,15 +34,15 @@ __all__ = ["router", "render", "render_json"]
 router = APIRouter(prefix="/v1", tags=["personalize"])
 
 PUBLIC_MEMO_S = 5.0
-_public: dict[tuple[Any, ...], tuple[float, dict[str, Any], bytes]] = {}
+_public: dict[tuple[Any, ...], tuple[float, dict[str, Any], str]] = {}
 _public_lock = threading.Lock()
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
 
 
-def _asset_doc(entry: Any, storage: Storage, now: float) -> tuple[dict[str, Any], bytes]:
+def _asset_doc(entry: Any, storage: Storage, now: float) -> tuple[dict[str, Any], str]:
     """``AssetPublic`` as a dict and as JSON. Memoised only for local storage (stable URLs);
     object-store URLs are signed per request."""
     if not storage.local:
@@ -65,20 +66,27 @@ def _asset_json(entry: Any, storage: Storage, now: float) -> dict[str, Any]:
     return _asset_doc(entry, storage, now)[0]
 
 
+def _q(text: str | None) -> str:
+    """A JSON string (or null), exactly as ``json.dumps`` writes it."""
+    return "null" if text is None else _encode_str(text)
+
+
 def render_json(res: PersonalizeResult, title_id: str, storage: Storage, base_url: str, metrics: Any) -> bytes:
-    """``render`` serialised, with each asset's JSON taken from the memo instead of re-encoded."""
+    """``render`` serialised: the same document, each asset's JSON taken from the memo and the few
+    per-request fields encoded one by one instead of the whole document."""
     now = time.monotonic()
     parts = []
     for kind, r in res.results.items():
         metrics.cache_result(kind, r.status)
-        asset = _asset_doc(r.asset, storage, now)[1] if r.asset is not None else b"null"
-        job = _dumps({"job_id": r.job_id, "url": f"{base_url}/v1/jobs/{r.job_id}"}) if r.job_id else b"null"
-        parts.append(b'%s:{"kind":%s,"status":%s,"wanted_asset_id":%s,"asset":%s,"job":%s}' % (
-            _dumps(kind), _dumps(kind), _dumps(r.status), _dumps(r.wanted_asset_id), asset, job))
+        asset = _asset_doc(r.asset, storage, now)[1] if r.asset is not None else "null"
+        job = (f'{{"job_id":{_q(r.job_id)},"url":{_q(f"{base_url}/v1/jobs/{r.job_id}")}}}' if r.job_id
+               else "null")
+        parts.append(f'{_q(kind)}:{{"kind":{_q(kind)},"status":{_q(r.status)},"wanted_asset_id":'
+                     f'{_q(r.wanted_asset_id)},"asset":{asset},"job":{job}}}')
     d = res.decision
-    decision = _dumps({"decision_id": d.decision_id, "angle_id": d.angle_id, "propensity": float(d.propensity),
-                       "policy": d.policy, "explanation": d.explanation})
-    return b'{"title_id":%s,"decision":%s,"assets":{%s}}' % (_dumps(title_id), decision, b",".join(parts))
+    decision = (f'{{"decision_id":{_q(d.decision_id)},"angle_id":{_q(d.angle_id)},"propensity":'
+                f'{json.dumps(float(d.propensity))},"policy":{_q(d.policy)},"explanation":{_q(d.explanation)}}}')
+    return f'{{"title_id":{_q(title_id)},"decision":{decision},"assets":{{{",".join(parts)}}}}}'.encode()
 
 
 def render(res: PersonalizeResult, title_id: str, storage: Storage, base_url: str, metrics: Any) -> dict[str, Any]:
