@@ -122,6 +122,15 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# broad verbs aimed at a person ("kick them", "rob him"): idioms exist ("rob them blind", "kick them
+# out"), so they are weak cues and the semantic scorer decides
+_BROAD_VERBS = ("punch", "punched", "punching", "kick", "kicked", "kicking", "jump", "jumped", "rob", "robbed",
+                "robbing", "mug", "mugged", "batter", "battered", "slash", "slashed", "torch", "torched", "whack",
+                "whacked", "smack", "smacked", "slap", "slapped", "hit", "bash", "bashed", "choke", "choked")
+EXTRA["violence"]["weak"] = EXTRA["violence"]["weak"] + tuple(
+    f"{verb} {obj}" for verb in _BROAD_VERBS for obj in ("him", "her", "them", "em")
+)
+
 # weak EXTRA terms whose innocent sense dominates (see ``lexicon.AMBIGUOUS``)
 EXTRA_AMBIGUOUS: dict[str, frozenset[str]] = {
     "profanity": frozenset(),
@@ -201,7 +210,7 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
          rf"gassed|locked up|removed|eliminated|exterminated|sterilised|sterilized))\b"),
         ("violence", "violence aimed at a person",
          rf"\b(?:hang|lynch|stab|strangle|torture|pistol whip|curb stomp|stomp on|shank|bludgeon|maim|mutilate|"
-         rf"suffocate|smother|behead|gun down|kidnap|punch|kick|jump|rob|mug|pummel|batter|slash|torch|whack)"
+         rf"suffocate|smother|behead|gun down|kidnap|pummel)"
          rf"(?:s|ed|ped|bed|ing|ping|bing)? {_PRONOUN}\b"),
         ("violence", "violence aimed at a named victim",
          r"\b(?:lynch|stab|strangle|torture|pistol whip|curb stomp|shank|bludgeon|behead|gun down|maim|mutilate)"

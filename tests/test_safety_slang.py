@@ -59,6 +59,7 @@ PATTERN_NEGATIVES = [
     "Kill the Lights Dance Mix",
     "Scunthorpe Weekend Market",
     "Sniggering Schoolboys Sketch Show",
+    "Rob Them Blind Comedy",
     "Break a Leg on Opening Night",
     "Walking Into the Ocean View Resort",
     "How Many Tablets Should I Buy for School",
@@ -153,3 +154,10 @@ SLANG_NEGATIVES = [
 def test_slang_with_an_innocent_reading_is_not_a_strong_term(text: str) -> None:
     assert not analyse_text(text).lex.strong
     assert check_texts([text], profile="kids")[0].decision == "allow"
+
+
+def test_broad_verbs_aimed_at_a_person_are_weak_cues() -> None:
+    lex = analyse_text("Rob Them Blind Comedy").lex
+    assert "rob them" in lex.weak["violence"] and "violence" not in lex.strong
+    assert check_texts(["Rob Them Blind Comedy"], profile="kids")[0].decision == "allow"
+    assert check_texts(["Punch Him Until He Drops"], profile="kids")[0].decision == "block"
