@@ -5,6 +5,8 @@
    with ``wrk``: cache-hit ``POST /v1/personalize`` (users with embeddings) side by side with a bare
    FastAPI endpoint returning constant JSON in the same app/process/workers, same run.
    Targets: personalize throughput >= 50% of bare at 32 connections; p99 <= 10 ms at 8.
+   Also measured: first decisions (a new user on every request: the policy's draw, the sticky
+   write and the decision log on each one), and which path answered (``path_reason`` counts).
 2. Zipf simulation: 10,000 users x 200 titles x 8 angles, concurrent clients, Redis single-flight
    claims, a fast synthetic text generator through the real safety gate: generations run must
    equal distinct keys requested; hit rate; generation-seconds saved.
