@@ -1,6 +1,8 @@
 """Text safety: lexical pre-pass + alt-profanity-check + MiniLM zero-shot category scores.
 
-1. ``normalise`` undoes obfuscations; ``scan`` finds strong terms and weak cues per category.
+1. ``normalise`` undoes obfuscations; ``scan`` finds strong terms and weak cues per category
+   (``lexicon`` + the slang, euphemisms and phrase patterns of ``slang``; cue words inside
+   innocent compounds such as "drug store" are no cue and are left out of the embedded text).
 2. ``alt-profanity-check`` (linear SVM) scores profanity, but only where the text has a
    profanity cue: on its own it fires on words like "kill" ("Kill It At The Gym" -> 0.87).
 3. MiniLM embeds the de-obfuscated text; cosine similarity to each category's anchors
@@ -8,7 +10,8 @@
    time", "shot at the title") gives a softmax over {safe, categories}. A weak cue alone never
    flags a text: the semantic score decides ("Shoot for the Stars" vs "shoot the cops").
 4. Category score: strong term -> at least ``STRONG``; weak cue -> semantic; no cue -> damped
-   semantic (or skipped entirely with ``semantic = "cued"`` in the policy, for throughput).
+   semantic behind a higher similarity gate and near-tie with the benign anchors (or skipped
+   entirely with ``semantic = "cued"`` in the policy, for throughput).
 """
 
 from __future__ import annotations
