@@ -32,7 +32,8 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "gun down", "gunned down", "beat to death", "beaten to death", "stabbed to death", "stab to death",
                    "burn alive", "burned alive", "burnt alive", "shanked", "acid attack", "car bomb", "suicide bomber",
                    "suicide vest", "mass murder", "blow his brains out", "blow their brains out", "pop a cap",
-                   "bash his head", "bash her head", "i know where you live", "smash his face", "kick his teeth in", "bludgeon", "bludgeoned",
+                   "bash his head", "bash her head", "i know where you live", "smash his face", "kick his teeth in",
+                   "bludgeon", "bludgeoned",
                    "mutilate", "mutilated", "disembowel", "lynching", "lynch mob", "school shooter", "mass shooter",
                    "packing heat", "catch a body", "caught a body", "spin the block", "slide on the opps",
                    "smoke the opps", "wet him up", "body him"),
@@ -65,8 +66,9 @@ EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
                    "darkies", "porch monkey", "jungle bunny", "mongoloid", "pikey", "pikeys", "shemale",
                    "white genocide", "great replacement", "blood and soil", "1488", "whites only",
                    "go back where you came from", "go back to where you came from", "deport them all"),
-        "weak": ("coon", "coons", "paki", "pakis", "jap", "japs", "negro", "negroes", "spastic", "cripple", "fag", "fags", "final solution",
-                 "cripples", "dyke", "gypsies", "gypsy", "build the wall", "send them back", "not welcome",
+        "weak": ("coon", "coons", "paki", "pakis", "jap", "japs", "negro", "negroes", "spastic", "cripple", "fag",
+                 "fags", "final solution", "cripples", "dyke", "gypsies", "gypsy", "build the wall", "send them back",
+                 "not welcome",
                  "allowed", "banned", "keep out", "stay out", "replace us", "need not apply", "gas chamber",
                  "gas chambers"),
     },
@@ -142,13 +144,15 @@ EXTRA_AMBIGUOUS: dict[str, frozenset[str]] = {
                          "adults only", "panties", "undies", "thirst trap", "seduction", "sexy time", "hanky panky",
                          "stripping", "strippers", "between the sheets", "frisky", "private show", "smash or pass",
                          "slide into my dms", "spicy content")),
-    "hate": frozenset(("coon", "coons", "jap", "japs", "negro", "negroes", "fag", "fags", "final solution", "allowed", "banned", "keep out",
-                       "stay out", "dyke", "gypsy", "gypsies", "cripple", "cripples", "spastic", "not welcome")),
+    "hate": frozenset(("coon", "coons", "jap", "japs", "negro", "negroes", "fag", "fags", "final solution", "allowed",
+                       "banned", "keep out", "stay out", "dyke", "gypsy", "gypsies", "cripple", "cripples", "spastic",
+                       "not welcome")),
     "drugs": frozenset(("plug", "bump", "blaze", "blazing", "mushrooms", "trippy", "bender", "hammered",
                         "plastered", "trashed", "binge", "chug", "chugging", "keg", "eight ball", "8 ball", "faded",
                         "geeked", "turnt", "poppers", "rave", "stash", "drank", "morphine", "adderall", "oxy", "oxys",
                         "toke", "toking", "blazed", "stoner", "edible", "dabs", "tweaking", "trap house",
-                        "shooting up", "special k", "ket", "kush", "junkie", "junkies", "doobie", "dopesick", "blackout", "pregame", "jello shots", "liquid courage",
+                        "shooting up", "special k", "ket", "kush", "junkie", "junkies", "doobie", "dopesick",
+                        "blackout", "pregame", "jello shots", "liquid courage",
                         "keg party", "get wrecked", "get tipsy", "sesh", "lean", "fiend", "carts", "bath salts")),
     "self_harm": frozenset(("train", "tracks", "ledge", "rooftop", "wrist", "veins", "scars", "bleach", "anymore",
                             "farewell", "no way out", "cant go on", "can't go on", "vanish", "swallow", "jump off",
@@ -164,97 +168,100 @@ _GROUP = (
     r"indians|chinese|mexicans?|latinos?|latinas|hispanics|gypsies|roma|catholics|christians|hindus|sikhs|"
     r"atheists|immigrants?|migrants?|refugees|foreigners|gays?|gay people|lesbians|queers|homos|trans|"
     r"trans people|transgender people|women|girls|females|men|boys|disabled people|the disabled|cripples|"
-    r"wheelchair users|fat people|fatties|old people|old folks|seniors|the elderly|boomers|irish|poles|russians|ukrainians|"
+    r"wheelchair users|fat people|fatties|old people|old folks|seniors|the elderly|boomers|irish|poles|russians|"
+    r"ukrainians|"
     r"palestinians|israelis|koreans|japanese|filipinos|pakistanis|somalis|syrians|afghans|nigerians|"
-    r"haitians|gingers|negroes|illegals|aliens)"
+    r"haitians|negroes|illegals)"
 )
 _PRONOUN = r"(?:him|her|them|em)"
 
 _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
-        ("hate", "exclusion ('no <group> allowed')",
-         rf"\bno (?:more )?{_GROUP} (?:allowed|wanted|welcome|permitted|admitted|here|please|need apply)\b"),
-        ("hate", "exclusion ('<group> not welcome')",
-         rf"\b{_GROUP} (?:are )?(?:not|never|arent|aren't) (?:allowed|welcome|wanted|permitted|human|people)\b"),
-        ("hate", "exclusion ('<group> go home')", rf"\b{_GROUP} (?:out$|get out|go home|keep out|stay out|need not apply)"),
-        ("hate", "exclusion ('don't hire <group>')",
-         rf"\b(?:dont|don't|do not|never|wont|won't|will not|refuse to|stop) (?:hire|hiring|rent to|renting to|serve|"
-         rf"serving|employ|employing|vote for|promote|promoting|admit|admitting) (?:any )?{_GROUP}\b"),
-        ("hate", "'<group> belong in the kitchen'",
-         rf"\b{_GROUP} (?:belong|belongs|should stay|should be kept|must stay) (?:in|at|on) (?:the |a )?(?:kitchen|"
-         rf"home|cages?|zoo|jail|prison|camps?|chains|gutter|back of the bus)\b"),
-        ("hate", "'<group> don't deserve'",
-         rf"\b{_GROUP} (?:dont|don't|do not|doesnt|doesn't|never) deserve (?:love|rights|to live|respect|jobs|a voice|"
-         rf"to vote|to exist|kindness|anything)\b|\b(?:black|gay|trans|muslim|jewish|immigrant|asian|women's) lives? "
-         rf"(?:dont|don't|do not|doesnt|doesn't) matter\b"),
-        ("hate", "'go back to <place>'",
-         r"\bgo back to (?:africa|asia|mexico|china|india|pakistan|the middle east|your own country|your country|"
-         r"where you came from|where they came from|the jungle|the desert|your shithole)\b"),
-        ("hate", "conspiracy trope ('<group> control everything')",
-         rf"\b{_GROUP} (?:control|controls|run|runs|own|owns|rule|rules) (?:everything|the world|the media|the banks|"
-         rf"hollywood|the government|the money)\b"),
-        ("hate", "exclusion ('ban / deport <group>')",
-         rf"\b(?:ban|deport|expel|kick out|throw out|round up|get rid of|keep out|lock up|send back) "
-         rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
-        ("hate", "exclusion ('keep <group> out')", rf"\b(?:keep|kick|throw) (?:the |those |all )?{_GROUP} out\b"),
-        ("hate", "segregation ('whites only')", r"\b(?:whites|white people|christians|straights) only\b"),
-        ("hate", "dehumanising ('<group> are vermin')",
-         rf"\b{_GROUP} (?:are|r) (?:all )?(?:animals|vermin|rats|parasites|subhuman|scum|trash|savages|a disease|"
-         rf"a plague|a cancer|the problem|the enemy|criminals|invaders|inferior|dogs|pigs|apes|monkeys|roaches|"
-         rf"cockroaches|filth|disgusting|useless|leeches|worthless|a burden|a waste of space|freaks|terrorists|rapists|"
-         rf"thieves|less than human|mentally ill|evil)\b"),
-        ("hate", "violence against a group",
-         rf"\b(?:kill|shoot|gas|hang|lynch|burn|exterminate|eliminate|purge|wipe out|hunt|beat up) "
-         rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
-        ("hate", "'<group> should die'",
-         rf"\b{_GROUP} (?:should|must|deserve to|need to) (?:die|burn|hang|be (?:banned|deported|killed|shot|"
-         rf"gassed|locked up|removed|eliminated|exterminated|sterilised|sterilized))\b"),
-        ("violence", "violence aimed at a person",
-         rf"\b(?:hang|lynch|stab|strangle|torture|pistol whip|curb stomp|stomp on|shank|bludgeon|maim|mutilate|"
-         rf"suffocate|smother|behead|gun down|kidnap|pummel)"
-         rf"(?:s|ed|ped|bed|ing|ping|bing)? {_PRONOUN}\b"),
-        ("violence", "violence aimed at a named victim",
-         r"\b(?:lynch|stab|strangle|torture|pistol whip|curb stomp|shank|bludgeon|behead|gun down|maim|mutilate)"
-         r"(?:s|ed|bed|ing|bing)? (?:the|that|this|my|his|her|their|your|a) \w+"),
-        ("violence", "threat ('make them suffer', 'I know where you live')",
-         r"\b(?:make|making|watch) (?:him|her|them|em|you) (?:suffer|bleed|beg|scream)\b|\bi know where you live\b"),
-        ("violence", "killing a rival",
-         r"\b(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|slaughter|execute|whack|off) (?:your|my|his|"
-         r"her|their|the) (?:rivals?|enemies|enemy|neighbou?rs?|boss|wife|husband|family|teachers?|classmates?|ex|"
-         r"parents|mom|dad|brother|sister|coworkers?|snitch|opps)\b"),
-        ("violence", "maiming threat ('break his legs', 'put him in the ground')",
-         r"\b(?:break|breaking|snap|snapping|smash|smashing|bust|busting) (?:his|her|their|your|ur) (?:legs?|neck|jaw|"
-         r"arms?|face|skull|bones|knees?|teeth|nose)\b|\b(?:put|putting|leave|leaving) (?:him|her|them|em|you) "
-         r"(?:in the ground|in the dirt|six feet under|in a body bag|in the hospital|in a ditch|for dead|bleeding|"
-         r"dead)\b"),
-        ("violence", "armed attack",
-         r"\b(?:beat|hit|smash|bash|club|attack|threaten|whack|cave|bust|teach)(?:s|ed|ing)? (?:him|her|them|em|"
-         r"you|his \w+|her \w+|their \w+|the \w+)(?: \w+){0,3} (?:with|using) (?:a|my|the|his|your) (?:bat|"
-         r"baseball bat|crowbar|machete|knife|gun|pipe|hammer|brick|chain|tire iron|axe|bottle|golf club)\b"),
-        ("self_harm", "self-harm method (train)",
-         r"\b(?:(?:jump|jumping|jumped|step|stepping|stepped|walk|walking|throw myself|throwing myself|"
-         r"threw myself|leap|leaping|lie down|lying down) (?:in front of|under) (?:a|the|an|that|oncoming) "
-         r"(?:train|subway|bus|truck|lorry|car|traffic|tube)|(?:lie|lying|lay|laying) (?:down )?(?:on|across) "
-         r"the (?:train tracks|tracks|railway|rails))\b"),
-        ("self_harm", "self-harm method (height)",
-         r"\b(?:jump|jumping|jumped|leap|leaping|throw myself|throwing myself|step|stepping) "
-         r"(?:off|from) (?:a|the|this|that|my|an) (?:bridge|roof|rooftop|building|ledge|cliff|balcony|tower|"
-         r"overpass|skyscraper|window|parking garage|tall building)\b"),
-        ("self_harm", "self-harm method (cutting)",
-         r"\b(?:slit|slitting|slice|slicing|cut|cutting|slash|slashing) (?:my|your|both|open my) "
-         r"(?:wrists?|veins|arms?|thighs?|skin|forearms?)\b"),
-        ("self_harm", "self-harm method (overdose)",
-         r"\b(?:swallow|swallowing|take|taking|took|down|downing|pop|popping|chug|chugging|empty|emptying) "
-         r"(?:all|every|the whole bottle of|a bottle of|a handful of|a fistful of|all of) (?:(?:my|the|of my|of the) )?"
-         r"(?:pills|meds|tablets|sleeping pills|painkillers|pill bottle|prescriptions?)\b"),
-        ("self_harm", "self-harm method (walking into traffic or water)",
-         r"\b(?:walk|walking|walked|step|stepping|run|running|wade|wading) (?:out )?into (?:the )?(?:traffic|oncoming "
-         r"traffic|sea|ocean|river|lake|freeway|highway|motorway)\b(?! (?:view|front|cruise|resort|hotel|tour|side))"),
-        ("self_harm", "self-harm method (how many pills)",
-         r"\bhow many (?:pills|tylenol|paracetamol|acetaminophen|sleeping pills|painkillers|aspirin|advil|xanax|"
-         r"sleeping tablets)\b"),
-        ("self_harm", "self-harm method (hanging, poisoning, drowning)",
-         r"\b(?:hang|hanging|hanged|drown|drowning|poison|poisoning|gas|starve|starving|suffocate|suffocating|"
-         r"bleed|bleeding) myself\b"),
+    ("hate", "exclusion ('no <group> allowed')",
+     rf"\bno (?:more )?(?:\w+ (?:or|and|nor) )?{_GROUP} (?:(?:or|and) \w+ )?"
+     rf"(?:allowed|wanted|welcome|permitted|admitted|here|please|need apply)\b"),
+    ("hate", "exclusion ('<group> not welcome')",
+     rf"\b{_GROUP} (?:are )?(?:not|never|arent|aren't) (?:allowed|welcome|wanted|permitted|human|people)\b"),
+    ("hate", "exclusion ('<group> go home')",
+     rf"\b{_GROUP} (?:out$|get out|go home|keep out|stay out|need not apply)"),
+    ("hate", "exclusion ('don't hire <group>')",
+     rf"\b(?:dont|don't|do not|never|wont|won't|will not|refuse to|stop) (?:hire|hiring|rent to|renting to|serve|"
+     rf"serving|employ|employing|vote for|promote|promoting|admit|admitting) (?:any )?{_GROUP}\b"),
+    ("hate", "'<group> belong in the kitchen'",
+     rf"\b{_GROUP} (?:belong|belongs|should stay|should be kept|must stay) (?:in|at|on) (?:the |a )?(?:kitchen|"
+     rf"home|cages?|zoo|jail|prison|camps?|chains|gutter|back of the bus)\b"),
+    ("hate", "'<group> don't deserve'",
+     rf"\b{_GROUP} (?:dont|don't|do not|doesnt|doesn't|never) deserve (?:love|rights|to live|respect|jobs|a voice|"
+     rf"to vote|to exist|kindness|anything)\b|\b(?:black|gay|trans|muslim|jewish|immigrant|asian|women's) lives? "
+     rf"(?:dont|don't|do not|doesnt|doesn't) matter\b"),
+    ("hate", "'go back to <place>'",
+     r"\bgo back to (?:africa|asia|mexico|china|india|pakistan|the middle east|your own country|your country|"
+     r"where you came from|where they came from|the jungle|the desert|your shithole)\b"),
+    ("hate", "conspiracy trope ('<group> control everything')",
+     rf"\b{_GROUP} (?:control|controls|run|runs|own|owns|rule|rules) (?:everything|the world|the media|the banks|"
+     rf"hollywood|the government|the money)\b"),
+    ("hate", "exclusion ('ban / deport <group>')",
+     rf"\b(?:ban|deport|expel|kick out|throw out|round up|get rid of|keep out|lock up|send back) "
+     rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
+    ("hate", "exclusion ('keep <group> out')", rf"\b(?:keep|kick|throw) (?:the |those |all )?{_GROUP} out\b"),
+    ("hate", "segregation ('whites only')", r"\b(?:whites|white people|christians|straights) only\b"),
+    ("hate", "dehumanising ('<group> are vermin')",
+     rf"\b{_GROUP} (?:are|r) (?:all )?(?:animals|vermin|rats|parasites|subhuman|scum|trash|savages|a disease|"
+     rf"a plague|a cancer|the problem|the enemy|criminals|invaders|inferior|dogs|pigs|apes|monkeys|roaches|"
+     rf"cockroaches|filth|disgusting|useless|leeches|worthless|a burden|a waste of space|freaks|terrorists|rapists|"
+     rf"thieves|less than human|mentally ill|evil)\b"),
+    ("hate", "violence against a group",
+     rf"\b(?:kill|shoot|gas|hang|lynch|burn|exterminate|eliminate|purge|wipe out|hunt|beat up) "
+     rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
+    ("hate", "'<group> should die'",
+     rf"\b{_GROUP} (?:should|must|deserve to|need to) (?:die|burn|hang|be (?:banned|deported|killed|shot|"
+     rf"gassed|locked up|removed|eliminated|exterminated|sterilised|sterilized))\b"),
+    ("violence", "violence aimed at a person",
+     rf"\b(?:hang|lynch|stab|strangle|torture|pistol whip|curb stomp|stomp on|shank|bludgeon|maim|mutilate|"
+     rf"suffocate|smother|behead|gun down|kidnap|pummel)"
+     rf"(?:s|ed|ped|bed|ing|ping|bing)? {_PRONOUN}\b"),
+    ("violence", "violence aimed at a named victim",
+     r"\b(?:lynch|stab|strangle|torture|pistol whip|curb stomp|shank|bludgeon|behead|gun down|maim|mutilate)"
+     r"(?:s|ed|bed|ing|bing)? (?:the|that|this|my|his|her|their|your|a) \w+"),
+    ("violence", "threat ('make them suffer', 'I know where you live')",
+     r"\b(?:make|making|watch) (?:him|her|them|em|you) (?:suffer|bleed|beg|scream)\b|\bi know where you live\b"),
+    ("violence", "killing a rival",
+     r"\b(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|slaughter|execute|whack|off) (?:your|my|his|"
+     r"her|their|the) (?:rivals?|enemies|enemy|neighbou?rs?|boss|wife|husband|family|teachers?|classmates?|ex|"
+     r"parents|mom|dad|brother|sister|coworkers?|snitch|opps)\b"),
+    ("violence", "maiming threat ('break his legs', 'put him in the ground')",
+     r"\b(?:break|breaking|snap|snapping|smash|smashing|bust|busting) (?:his|her|their|your|ur) (?:legs?|neck|jaw|"
+     r"arms?|face|skull|bones|knees?|teeth|nose)\b|\b(?:put|putting|leave|leaving) (?:him|her|them|em|you) "
+     r"(?:in the ground|in the dirt|six feet under|in a body bag|in the hospital|in a ditch|for dead|bleeding|"
+     r"dead)\b"),
+    ("violence", "armed attack",
+     r"\b(?:beat|hit|smash|bash|club|attack|threaten|whack|cave|bust|teach)(?:s|ed|ing)? (?:him|her|them|em|"
+     r"you|his \w+|her \w+|their \w+|the \w+)(?: \w+){0,3} (?:with|using) (?:a|my|the|his|your) (?:bat|"
+     r"baseball bat|crowbar|machete|knife|gun|pipe|hammer|brick|chain|tire iron|axe|bottle|golf club)\b"),
+    ("self_harm", "self-harm method (train)",
+     r"\b(?:(?:jump|jumping|jumped|step|stepping|stepped|walk|walking|throw myself|throwing myself|"
+     r"threw myself|leap|leaping|lie down|lying down) (?:in front of|under) (?:a|the|an|that|oncoming) "
+     r"(?:train|subway|bus|truck|lorry|car|traffic|tube)|(?:lie|lying|lay|laying) (?:down )?(?:on|across) "
+     r"the (?:train tracks|tracks|railway|rails))\b"),
+    ("self_harm", "self-harm method (height)",
+     r"\b(?:jump|jumping|jumped|leap|leaping|throw myself|throwing myself|step|stepping) "
+     r"(?:off|from) (?:a|the|this|that|my|an) (?:bridge|roof|rooftop|building|ledge|cliff|balcony|tower|"
+     r"overpass|skyscraper|window|parking garage|tall building)\b"),
+    ("self_harm", "self-harm method (cutting)",
+     r"\b(?:slit|slitting|slice|slicing|cut|cutting|slash|slashing) (?:my|your|both|open my) "
+     r"(?:wrists?|veins|arms?|thighs?|skin|forearms?)\b"),
+    ("self_harm", "self-harm method (overdose)",
+     r"\b(?:swallow|swallowing|take|taking|took|down|downing|pop|popping|chug|chugging|empty|emptying) "
+     r"(?:all|every|the whole bottle of|a bottle of|a handful of|a fistful of|all of) (?:(?:my|the|of my|of the) )?"
+     r"(?:pills|meds|tablets|sleeping pills|painkillers|pill bottle|prescriptions?)\b"),
+    ("self_harm", "self-harm method (walking into traffic or water)",
+     r"\b(?:walk|walking|walked|step|stepping|run|running|wade|wading) (?:out )?into (?:the )?(?:traffic|oncoming "
+     r"traffic|sea|ocean|river|lake|freeway|highway|motorway)\b(?! (?:view|front|cruise|resort|hotel|tour|side))"),
+    ("self_harm", "self-harm method (how many pills)",
+     r"\bhow many (?:pills|tylenol|paracetamol|acetaminophen|sleeping pills|painkillers|aspirin|advil|xanax|"
+     r"sleeping tablets)\b"),
+    ("self_harm", "self-harm method (hanging, poisoning, drowning)",
+     r"\b(?:hang|hanging|hanged|drown|drowning|poison|poisoning|gas|starve|starving|suffocate|suffocating|"
+     r"bleed|bleeding) myself\b"),
 )
 
 # a pattern is only tried when the text contains one of its trigger substrings (a cheap C-level
@@ -283,7 +290,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "killing a rival": ("kill", "murder", "stab", "shoot", "slaughter", "execute", "whack", "off "),
 }
 PATTERNS: tuple[tuple[str, str, re.Pattern[str], tuple[str, ...] | None], ...] = tuple(
-    (cat, name, re.compile(rx), _TRIGGERS.get(name) if cat != "hate" or name in _TRIGGERS else None) for cat, name, rx in _PATTERN_SPECS
+    (cat, name, re.compile(rx), _TRIGGERS.get(name) if cat != "hate" or name in _TRIGGERS else None)
+    for cat, name, rx in _PATTERN_SPECS
 )
 
 INNOCENT: tuple[str, ...] = (

@@ -11,6 +11,7 @@ from safety.text import analyse_text
 # (text, category): constructions a word list cannot express, each caught by a pattern
 PATTERN_POSITIVES = [
     ("No Immigrants Allowed in This Town", "hate"),
+    ("No Dogs or Gypsies Allowed", "hate"),
     ("Jews Not Welcome", "hate"),
     ("Deport All the Refugees", "hate"),
     ("Keep the Muslims Out", "hate"),
@@ -46,6 +47,7 @@ PATTERN_NEGATIVES = [
     "Jump on the Bus Singalong",
     "Hang the Lights for Christmas",
     "No Shoes Allowed Yoga Studio",
+    "No Pets or Kids Allowed Spa Weekend",
     "Girls Night Out Party Mix",
     "Cut the Cake at the Wedding",
     "Take All the Time You Need",
