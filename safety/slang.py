@@ -205,10 +205,14 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
     ("hate", "exclusion ('keep <group> out')", rf"\b(?:keep|kick|throw) (?:the |those |all )?{_GROUP} out\b"),
     ("hate", "segregation ('whites only')", r"\b(?:whites|white people|christians|straights) only\b"),
     ("hate", "dehumanising ('<group> are vermin')",
-     rf"\b{_GROUP} (?:are|r) (?:all )?(?:animals|vermin|rats|parasites|subhuman|scum|trash|savages|a disease|"
+     rf"\b(?:{_GROUP}|islam|judaism) (?:are|r|is) (?:all )?(?:animals|vermin|rats|parasites|subhuman|scum|trash|"
+     rf"savages|a disease|"
      rf"a plague|a cancer|the problem|the enemy|criminals|invaders|inferior|dogs|pigs|apes|monkeys|roaches|"
      rf"cockroaches|filth|disgusting|useless|leeches|worthless|a burden|a waste of space|freaks|terrorists|rapists|"
      rf"thieves|less than human|mentally ill|evil)\b"),
+    ("hate", "attack on places of worship",
+     r"\b(?:ban|burn|burn down|bomb|destroy|attack|torch|vandalise|vandalize) (?:all |every |the |their )?"
+     r"(?:mosques?|synagogues?|churches|temples|gurdwaras)\b"),
     ("hate", "violence against a group",
      rf"\b(?:kill|shoot|gas|hang|lynch|burn|exterminate|eliminate|purge|wipe out|hunt|beat up) "
      rf"(?:all )?(?:the |those |these )?{_GROUP}\b"),
@@ -266,11 +270,12 @@ _PATTERN_SPECS: tuple[tuple[str, str, str], ...] = (
 
 # a pattern is only tried when the text contains one of its trigger substrings (a cheap C-level
 # test: most texts skip every regex); hate patterns need a group word
-_GROUP_TOKENS = set(re.findall(r"[a-z]+", _GROUP)) - {"the", "people", "users"} | {"straights"}
+_GROUP_TOKENS = set(re.findall(r"[a-z]+", _GROUP)) - {"the", "people", "users"} | {"straights", "islam", "judaism"}
 _GROUP_WORDS = frozenset(_GROUP_TOKENS | {t[:-1] for t in _GROUP_TOKENS if t.endswith("s")})
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "'<group> don't deserve'": ("deserve", "matter"),
     "'go back to <place>'": ("go back to",),
+    "attack on places of worship": ("mosque", "synagogue", "church", "temple", "gurdwara"),
     "violence aimed at a person": ("him", "her", "them", "em"),
     "violence aimed at a named victim": ("lynch", "stab", "strangl", "tortur", "pistol", "curb", "shank",
                                          "bludgeon", "behead", "gun down", "maim", "mutilat"),

@@ -143,7 +143,7 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm-2026-11-24.10"
+    version = "text-lex+pc+minilm-2026-11-24.11"
 
     def __init__(self) -> None:
         from genperso.models.embed import get_embedder

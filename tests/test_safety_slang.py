@@ -12,6 +12,8 @@ from safety.text import analyse_text
 PATTERN_POSITIVES = [
     ("No Immigrants Allowed in This Town", "hate"),
     ("No Dogs or Gypsies Allowed", "hate"),
+    ("Islam Is a Cancer", "hate"),
+    ("Bomb the Synagogues", "hate"),
     ("Jews Not Welcome", "hate"),
     ("Deport All the Refugees", "hate"),
     ("Keep the Muslims Out", "hate"),
@@ -62,6 +64,7 @@ PATTERN_NEGATIVES = [
     "Scunthorpe Weekend Market",
     "Sniggering Schoolboys Sketch Show",
     "Rob Them Blind Comedy",
+    "Historic Churches of Rome Walking Tour",
     "Break a Leg on Opening Night",
     "Walking Into the Ocean View Resort",
     "How Many Tablets Should I Buy for School",
