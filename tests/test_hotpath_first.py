@@ -243,3 +243,19 @@ def test_lean_redis_gives_up_on_a_silent_server():
         server.close()
 
     asyncio.run(main())
+
+
+def test_hot_path_over_redis_asyncio_reads_but_leaves_first_decisions_to_choose(redis_settings, monkeypatch):
+    import genperso.hotpath as hp
+    from genperso.types import Context
+
+    monkeypatch.setattr(hp, "lean_client", lambda url: None)  # e.g. a rediss:// deployment
+    pipe = _ready_pipeline(redis_settings, "film-a")
+    hot = hp.HotPath(pipe)
+    user = _user("new6", 11)
+    assert asyncio.run(hot.personalize("new6", "film-a", ["artwork"], Context(), user=user))[1] == "decision"
+    full = pipe.personalize(user, "film-a", ["artwork"], Context())
+    res, why = asyncio.run(hot.personalize("new6", "film-a", ["artwork"], Context(), user=user))
+    assert isinstance(hot._client, hp._Aredis)
+    assert why == "hot" and res.decision.decision_id == full.decision.decision_id
+    assert res.results["artwork"].asset.asset_id == full.results["artwork"].asset.asset_id
