@@ -3,7 +3,7 @@
 ``Pipeline.personalize`` is synchronous (catalog reads, generation jobs, fallbacks) and runs on
 the API's thread pool. Most requests, though, are answered from the cache by a sticky angle
 decision (the same answer on every page load within the stickiness bucket). ``HotPath`` answers
-those in the event loop with ``redis.asyncio``:
+those in the event loop:
 
 1. one ``MGET`` reads the sticky decision ``AnglePolicy.choose`` stored for (user, title, bucket,
    maturity) and the cache epochs of the title (``genperso.cache``);
@@ -23,8 +23,9 @@ Redis is spoken through ``genperso.hotredis.LeanRedis`` (one pipelined connectio
 Whenever any step cannot answer exactly as ``Pipeline.personalize`` would (title state,
 eligibility or policy state not in this process, a cold or history user without a decision, a
 record missing from Redis, anything but a ``pinned``/``hit`` outcome, a custom chooser, the
-embedded store, a Redis error) it returns None and the caller runs the full synchronous path. Review actions and invalidations bump the epochs in the same
-Redis transaction as their change, so every process sees them on its next request.
+embedded store, a Redis error) it returns None and the caller runs the full synchronous path.
+Review actions and invalidations bump the epochs in the same Redis transaction as their change,
+so every process sees them on its next request.
 """
 
 from __future__ import annotations
