@@ -5,8 +5,10 @@ per-call locks and timeouts), which is most of what a cache-hit ``personalize`` 
 Python. The hot path only needs a handful of commands (``MGET``, ``SET``, ``HGETALL``, ``HSET``,
 ``EXPIRE``), so it talks RESP2 over one connection per event loop:
 
-- commands are written at once and their replies matched in order (concurrent requests share the
-  connection as a pipeline: no pool, no lock);
+- commands are queued and written once per event-loop iteration (auto-pipelining: the commands
+  of all requests handled in one iteration leave in one ``send``, and Redis answers them in one
+  read), their replies matched in order (concurrent requests share the connection as a
+  pipeline: no pool, no lock);
 - replies are parsed by ``hiredis`` (a dependency of ``redis[hiredis]``);
 - a watchdog closes the connection when the oldest outstanding command has waited longer than
   ``timeout_s`` (every waiter then gets ``ConnectionError``); the next call reconnects.
@@ -75,6 +77,7 @@ class LeanRedis:
         self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._progress = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
+        self._wbuf: list[bytes] = []  # commands packed this loop iteration, written together
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
@@ -115,10 +118,21 @@ class LeanRedis:
             self._progress = time.monotonic()
         futs = [loop.create_future() for _ in commands]
         self._pending.extend(futs)
-        transport.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))
+        if not self._wbuf:
+            loop.call_soon(self._flush, proto)
+        self._wbuf.extend(hiredis.pack_command(tuple(c)) for c in commands)
         if self._watchdog is None:
             self._watchdog = loop.call_later(self.timeout_s / 2, self._check)
         return futs
+
+    def _flush(self, proto: _Protocol) -> None:
+        """Write what every request of this loop iteration queued in one ``send`` (auto-pipelining:
+        with many concurrent requests one syscall carries many commands, and Redis answers them in
+        one read). A connection lost meanwhile has already failed the waiting futures."""
+        data, self._wbuf = b"".join(self._wbuf), []
+        transport = proto.transport
+        if data and transport is not None and not transport.is_closing() and proto is self._proto:
+            transport.write(data)
 
     def _check(self) -> None:
         """Close the connection when replies have stalled for ``timeout_s``."""
@@ -135,6 +149,7 @@ class LeanRedis:
 
     def _fail(self, exc: Exception) -> None:
         pending, self._pending = self._pending, collections.deque()
+        self._wbuf = []  # their commands, if not written yet, are dropped with them
         for fut in pending:
             if not fut.done():
                 fut.set_exception(exc)

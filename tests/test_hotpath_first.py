@@ -223,6 +223,28 @@ def test_render_json_is_the_rendered_document(redis_settings):
     assert a.seen == b.seen == [("artwork", res.results["artwork"].status), ("titles", "pending")]
 
 
+def test_lean_redis_writes_one_loop_iterations_commands_together(redis_settings):
+    from genperso.hotredis import lean_client
+
+    prefix = redis_settings.redis_prefix
+
+    async def main() -> None:
+        c = lean_client(URL, timeout_s=2.0)
+        assert await c.execute(("SET", f"{prefix}w", "v")) == [b"OK"]
+        transport = c._proto.transport
+        writes: list[bytes] = []
+        real_write = transport.write
+        transport.write = lambda data: (writes.append(data), real_write(data))[1]  # type: ignore[method-assign]
+        replies = await asyncio.gather(*(c.execute(("GET", f"{prefix}w"), ("ECHO", str(i))) for i in range(20)))
+        assert replies == [[b"v", str(i).encode()] for i in range(20)]
+        assert len(writes) == 1 and writes[0].count(b"ECHO") == 20  # 40 commands, one send
+        later = await c.execute(("ECHO", "after"))  # the next iteration writes again
+        assert later == [b"after"] and len(writes) == 2
+        await c.close()
+
+    asyncio.run(main())
+
+
 def test_lean_redis_gives_up_on_a_silent_server():
     from genperso.hotredis import LeanRedis
 
