@@ -44,3 +44,19 @@ def test_no_anchor_overlaps_a_test_split_text() -> None:
         a = _norm(anchor)
         leaks.extend((anchor, t) for t in held_out if len(t) >= 8 and len(a) >= 8 and (t in a or a in t))
     assert not leaks, f"anchors overlapping test-split texts: {leaks}"
+
+
+TRAIN = ROOT / "assets" / "safety_train" / "texts.jsonl"
+
+
+def test_training_corpus_is_disjoint_from_every_eval_text() -> None:
+    """The head's training corpus must not contain (or be contained in) any evaluation text, any split."""
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train = [json.loads(line) for line in TRAIN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(train) >= 1500
+    evals = [_norm(r["text"]) for r in rows]
+    leaks = []
+    for r in train:
+        a = _norm(r["text"])
+        leaks.extend((r["text"], t) for t in evals if a == t or (len(t) >= 8 and len(a) >= 8 and (t in a or a in t)))
+    assert not leaks, f"training texts overlapping evaluation texts: {leaks[:20]}"
