@@ -97,14 +97,18 @@ def cross_validate(x: np.ndarray, rows: Sequence[dict], c: float, folds: int = 5
 
     from .text import combine_head
 
+    from .text import analyse_text
+
     y = _labels(rows)
+    cues = [analyse_text(r["text"]).lex for r in rows]
     oof = np.zeros((len(rows), len(CLASSES)), dtype=np.float32)
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(x, y):
         w, b = fit(x[tr], y[tr], c)
         oof[te] = predict_proba(x[te], w, b)
     out = {"C": c, "head": _figures(oof[:, 1:], rows)}
     if lexical is not None:
-        comb = np.asarray([[combine_head(cat, float(lexical[i, k]), float(oof[i, k + 1]))
+        comb = np.asarray([[combine_head(cat, float(lexical[i, k]), float(oof[i, k + 1]),
+                                         bool(cues[i].strong.get(cat) or cues[i].weak.get(cat)))
                             for k, cat in enumerate(CONTENT_CATEGORIES)] for i in range(len(rows))])
         out["combined"] = _figures(comb, rows)
         out["lexical_only"] = _figures(lexical, rows)
