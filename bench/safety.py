@@ -1,10 +1,12 @@
 """Brand-safety benchmark: the text gate vs plain alt-profanity-check, and the image gate on
 Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
 
-    python bench/safety.py [--split test|dev|all] [--frames 200] [--film PATH] [--no-images]
+    python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
 
-Text: precision/recall per category on ``assets/safety_eval/texts.jsonl`` (the ``test`` split by
-default; thresholds and anchors were tuned looking at ``dev`` only). "Flagged" means the
+Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
+``heldout`` rows, the newest writing round, written blind and added after the gate was frozen
+(the earlier rounds' ``test`` halves have been looked at while tuning; see the set's README), then
+a table of the same figures per round. "Flagged" means the
 decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
@@ -44,9 +46,48 @@ def default_film() -> Path:
     return fetch_sample_film().path
 
 
+def row_round(row: dict) -> int:
+    """The writing round of an eval row (rounds 1 and 2 predate the ``round`` field)."""
+    if "round" in row:
+        return int(row["round"])
+    return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
+
+
 def load_eval(split: str) -> list[dict]:
+    """``heldout``: the newest round, written blind after the gate was frozen; ``test``/``dev``: the
+    hash halves of every round (earlier rounds' test halves have been seen while tuning)."""
     rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if split == "heldout":
+        last = max(row_round(r) for r in rows)
+        return [r for r in rows if row_round(r) == last]
     return rows if split == "all" else [r for r in rows if r["split"] == split]
+
+
+def by_round_table() -> dict:
+    """Kids recall, adult severe recall and kids hard-negative FPR per writing round (all rows)."""
+    from safety import check_texts
+
+    rows = load_eval("all")
+    texts = [r["text"] for r in rows]
+    flags = {p: [v.decision != "allow" for v in check_texts(texts, profile=p)] for p in ("kids", "adult")}
+    table = Table(title="Text gate by writing round (all rows; only the newest round is held out)")
+    for col in ("round", "n", "kids recall", "adult severe recall", "kids hard-neg FPR"):
+        table.add_column(col, justify="right")
+    out: dict[str, dict] = {}
+    for rnd in sorted({row_round(r) for r in rows}):
+        idx = [i for i, r in enumerate(rows) if row_round(r) == rnd]
+        unsafe = [i for i in idx if rows[i]["label"] != "safe"]
+        severe = [i for i in unsafe if rows[i]["severity"] == "severe"]
+        hard = [i for i in idx if rows[i]["hard_negative"]]
+        fig = {"n": len(idx),
+               "recall_unsafe_kids": sum(flags["kids"][i] for i in unsafe) / max(1, len(unsafe)),
+               "recall_severe_adult": sum(flags["adult"][i] for i in severe) / max(1, len(severe)),
+               "hard_negative_fpr_kids": sum(flags["kids"][i] for i in hard) / max(1, len(hard))}
+        out[str(rnd)] = fig
+        table.add_row(str(rnd), str(len(idx)), f"{fig['recall_unsafe_kids']:.3f}", f"{fig['recall_severe_adult']:.3f}",
+                      f"{fig['hard_negative_fpr_kids']:.3f}")
+    console.print(table)
+    return out
 
 
 def prf(pred: list[bool], gold: list[bool]) -> tuple[float, float, int]:
@@ -297,7 +338,7 @@ def image_bench(film: Path, n_frames: int, offset: float) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
+    ap.add_argument("--split", default="heldout", choices=("heldout", "test", "dev", "all"))
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--film", type=Path, default=None)
     ap.add_argument("--frame-offset", type=float, default=0.25,
@@ -312,6 +353,7 @@ def main() -> None:
     res: dict = {"bench": "safety", "split": args.split}
     if not args.no_text:
         res["text"] = text_bench(args.split)
+        res["text_by_round"] = by_round_table()
         res["throughput"] = throughput()
         _print_throughput(res["throughput"])
     if not args.no_images:
