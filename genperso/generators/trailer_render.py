@@ -1,5 +1,6 @@
 """Rendering a planned trailer with ffmpeg: the audio mix (cheap, rendered first, then two-pass
-EBU R128 normalised) and the picture in ONE ffmpeg invocation / ONE encode pass.
+EBU R128 normalised) and the picture in one encode pass (each frame encoded once; the cut list
+may be split at cut boundaries into parts encoded by parallel ffmpeg runs and joined by stream copy).
 
 Video graph: one input per segment (``-ss``/``-t`` input seeking, so only the used seconds are
 decoded) → fps, exact frame count, crop (face/saliency reframing), scale → concat → angle grade
@@ -22,7 +23,7 @@ from .trailer_music import MusicBed
 from .trailer_plan import TrailerPlan
 
 __all__ = ["AudioMix", "render_audio", "render_video", "duck_intervals", "source_keyframes", "TARGET_LUFS",
-           "TRUE_PEAK_CEILING"]
+           "TRUE_PEAK_CEILING", "split_cuts"]
 
 TARGET_LUFS = -16.0
 TRUE_PEAK_CEILING = -1.0
@@ -176,6 +177,58 @@ def _fps_str(fps: float) -> str:
     return f"{fps:g}"
 
 
+def _picture_graph(plan: TrailerPlan, idx: Sequence[int], source_path: Path, crops: Sequence[CropWindow],
+                   size: tuple[int, int], grade_look: str, lut_dir: Path, grade_method: str, decoder_threads: int,
+                   *, card_png: Path | None, fade_in: bool, t0: float) -> tuple[list[str], str, int]:
+    """(input arguments, filter graph ending in ``[vout]``, number of inputs) for the cuts ``idx``
+    (consecutive), starting at timeline second ``t0``; the title card and the fade-out go with the
+    part that ends the trailer (``card_png`` given), the fade-in with the one that starts it."""
+    W, H = size
+    F = _fps_str(plan.fps)
+    args: list[str] = []
+    parts: list[str] = []
+    for k, i in enumerate(idx):
+        c, win = plan.cuts[i], crops[i]
+        d = c.frames / plan.fps
+        args += ["-threads", str(decoder_threads), "-ss", f"{c.src_in:.4f}", "-t", f"{d + 3 / plan.fps:.4f}",
+                 "-i", str(source_path)]
+        parts.append(
+            f"[{k}:v]setpts=PTS-STARTPTS,fps={F},tpad=stop_mode=clone:stop=4,trim=end_frame={c.frames},"
+            f"setpts=PTS-STARTPTS,{crop_filter(win, d)},scale={W}:{H}:flags=bicubic,setsar=1,format=yuv420p[v{k}]"
+        )
+    n = len(idx)
+    parts.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[graw]")
+    parts.append(video_grade_graph(grade_look, lut_dir, (W, H), "[graw]", "[body]", method=grade_method))
+    fades = ["fade=t=in:st=0:d=0.25"] if fade_in else []
+    if card_png is None:
+        parts.append(f"[body]{','.join(fades + ['format=yuv420p'])}[vout]")
+        return args, ";".join(parts), n
+    # the card is one still: decoded and converted once, then repeated as frames on the grid
+    card_frames = int(round(plan.duration * plan.fps)) - int(round(plan.card_start * plan.fps))
+    num, _, den = F.partition("/")
+    args += ["-i", str(card_png)]
+    parts.append(f"[{n}:v]scale={W}:{H},setsar=1,format=yuv420p,loop=loop={card_frames - 1}:size=1:start=0,"
+                 f"setpts=N*{den or 1}/({num}*TB),trim=end_frame={card_frames}[card]")
+    fades.append(f"fade=t=out:st={plan.duration - t0 - 0.6:.4f}:d=0.6")
+    parts.append(f"[body][card]concat=n=2:v=1:a=0,{','.join(fades)},format=yuv420p[vout]")
+    return args, ";".join(parts), n + 1
+
+
+def split_cuts(frames: Sequence[int], parts: int) -> list[list[int]]:
+    """Consecutive groups of cut indices with about equal frame counts (at most ``parts``, none empty)."""
+    parts = max(1, min(parts, len(frames)))
+    total = sum(frames)
+    groups: list[list[int]] = [[]]
+    acc = 0
+    for i, f in enumerate(frames):
+        left = len(frames) - i  # cuts not yet placed, this one included
+        if groups[-1] and len(groups) < parts and (acc >= total * len(groups) / parts or left < parts - len(groups) + 1):
+            groups.append([])
+        groups[-1].append(i)
+        acc += f
+    return groups
+
+
 def render_video(
     plan: TrailerPlan,
     source_path: Path,
@@ -192,42 +245,66 @@ def render_video(
     threads: int = 2,
     decoder_threads: int = 1,
     grade_method: str = "yuv",
+    chunks: int = 1,
     timeout: float | None = None,
 ) -> None:
-    """One ffmpeg run, one libx264 encode: segments → crop/scale → grade → title card → fades."""
-    W, H = size
+    """Segments → crop/scale → grade → title card → fades → libx264 + the AAC mix, each frame encoded
+    once. ``chunks`` > 1 splits the cut list at cut boundaries into that many parts rendered by
+    parallel ffmpeg processes (one x264 thread group each: the picture pipeline of one process uses
+    about 1.6 of 2 cores, two use both), the audio encoded beside them, then joined without
+    re-encoding (concat demuxer, stream copy). Each part starts with a keyframe on a cut, where the
+    encoder would usually put one anyway; encoder settings are the same."""
     F = _fps_str(plan.fps)
-    args: list[str] = ["-y"]
-    parts: list[str] = []
-    n = len(plan.cuts)
-    for k, (c, win) in enumerate(zip(plan.cuts, crops)):
-        d = c.frames / plan.fps
-        args += ["-threads", str(decoder_threads), "-ss", f"{c.src_in:.4f}", "-t", f"{d + 3 / plan.fps:.4f}",
-                 "-i", str(source_path)]
-        parts.append(
-            f"[{k}:v]setpts=PTS-STARTPTS,fps={F},tpad=stop_mode=clone:stop=4,trim=end_frame={c.frames},"
-            f"setpts=PTS-STARTPTS,{crop_filter(win, d)},scale={W}:{H}:flags=bicubic,setsar=1,format=yuv420p[v{k}]"
-        )
-    card_frames = int(round(plan.duration * plan.fps)) - int(round(plan.card_start * plan.fps))
-    args += ["-i", str(card_png), "-i", str(audio_wav)]
-    parts.append("".join(f"[v{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[graw]")
-    parts.append(video_grade_graph(grade_look, lut_dir, (W, H), "[graw]", "[body]", method=grade_method))
-    # the card is one still: decoded and converted once, then repeated as frames on the grid
-    num, _, den = F.partition("/")
-    parts.append(f"[{n}:v]scale={W}:{H},setsar=1,format=yuv420p,loop=loop={card_frames - 1}:size=1:start=0,"
-                 f"setpts=N*{den or 1}/({num}*TB),trim=end_frame={card_frames}[card]")
     D = plan.duration
-    parts.append(f"[body][card]concat=n=2:v=1:a=0,fade=t=in:st=0:d=0.25,fade=t=out:st={D - 0.6:.4f}:d=0.6,"
-                 "format=yuv420p[vout]")
+    weights = [c.frames for c in plan.cuts]
+    weights[-1] += int(round(D * plan.fps)) - int(round(plan.card_start * plan.fps))  # the card ends the last part
+    groups = split_cuts(weights, chunks)
+    enc = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", F]
     tmp = out_path.with_name(f".{out_path.stem}.tmp{os.getpid()}.mp4")
+    extra: list[Path] = []
     try:
-        run_ffmpeg(
-            [*args, "-filter_complex", ";".join(parts), "-map", "[vout]", "-map", f"{n + 1}:a",
-             "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-threads", str(threads), "-pix_fmt", "yuv420p",
-             "-r", F, "-c:a", "aac", "-b:a", "160k", "-ar", str(SR), "-t", f"{D:.4f}", "-movflags", "+faststart",
-             str(tmp)],
-            timeout=timeout, what="trailer render",
-        )
+        if len(groups) == 1:
+            args, graph, n_in = _picture_graph(plan, groups[0], source_path, crops, size, grade_look, lut_dir,
+                                               grade_method, decoder_threads, card_png=card_png, fade_in=True, t0=0.0)
+            run_ffmpeg(
+                ["-y", *args, "-i", str(audio_wav), "-filter_complex", graph, "-map", "[vout]", "-map", f"{n_in}:a",
+                 *enc, "-threads", str(threads), "-c:a", "aac", "-b:a", "160k", "-ar", str(SR), "-t", f"{D:.4f}",
+                 "-movflags", "+faststart", str(tmp)],
+                timeout=timeout, what="trailer render",
+            )
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            jobs: list[tuple[list[str], str]] = []
+            t0 = 0.0
+            for g, idx in enumerate(groups):
+                last = g == len(groups) - 1
+                args, graph, _ = _picture_graph(plan, idx, source_path, crops, size, grade_look, lut_dir, grade_method,
+                                                decoder_threads, card_png=card_png if last else None,
+                                                fade_in=g == 0, t0=t0)
+                part = out_path.with_name(f".{out_path.stem}.part{g}.{os.getpid()}.mp4")
+                extra.append(part)
+                jobs.append((["-y", *args, "-filter_complex", graph, "-map", "[vout]", "-an", *enc, "-threads",
+                              str(max(1, threads // len(groups))), str(part)], f"trailer render (part {g + 1})"))
+                t0 += sum(plan.cuts[i].frames for i in idx) / plan.fps
+            audio = out_path.with_name(f".{out_path.stem}.audio.{os.getpid()}.m4a")
+            extra.append(audio)
+            jobs.append((["-y", "-i", str(audio_wav), "-c:a", "aac", "-b:a", "160k", "-ar", str(SR), "-t", f"{D:.4f}",
+                          str(audio)], "trailer audio encode"))
+            with ThreadPoolExecutor(len(jobs)) as pool:
+                for fut in [pool.submit(run_ffmpeg, a, timeout=timeout, what=w) for a, w in jobs]:
+                    fut.result()
+            listing = out_path.with_name(f".{out_path.stem}.parts.{os.getpid()}.txt")
+            extra.append(listing)
+            listing.write_text("".join("file '" + str(p.resolve()).replace("'", "'\\''") + "'\n"
+                                       for p in extra[: len(groups)]), encoding="utf-8")
+            run_ffmpeg(
+                ["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio), "-map", "0:v", "-map", "1:a",
+                 "-c", "copy", "-t", f"{D:.4f}", "-movflags", "+faststart", str(tmp)],
+                timeout=timeout, what="trailer join",
+            )
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
+        for p in extra:
+            p.unlink(missing_ok=True)
