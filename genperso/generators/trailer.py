@@ -4,7 +4,7 @@ For (title version, angle, duration 15/30/60 s, aspect 16:9 or 9:16) the generat
 shots for the angle (``genperso.scoring``), picks a music bed (library track matching the
 angle's tempo/energy, else the film's own score), plans a beat-aligned, speech-safe,
 spoiler-guarded cut (``trailer_plan``), reframes for the aspect (``trailer_crop``), renders the
-audio mix (ducked, two-pass loudness normalised) and the picture in one ffmpeg encode
+audio mix (ducked, two-pass loudness normalised) and the picture in one encode pass (parallel parts)
 (``trailer_render``), and exports a cut list (JSON) and an OpenTimelineIO timeline.
 """
 
