@@ -4,7 +4,7 @@ Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
     python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows, the newest writing round, written blind and added after the gate was frozen
+``heldout`` rows (rounds 4 and 5), written blind and added after the gate was frozen
 (the earlier rounds' ``test`` halves have been looked at while tuning; see the set's README), then
 a table of the same figures per round. "Flagged" means the
 decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
@@ -53,13 +53,15 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
+HELDOUT_FROM = 4  # rounds 4 and later were written blind and added after the gate was frozen (fdc636f)
+
+
 def load_eval(split: str) -> list[dict]:
-    """``heldout``: the newest round, written blind after the gate was frozen; ``test``/``dev``: the
-    hash halves of every round (earlier rounds' test halves have been seen while tuning)."""
+    """``heldout``: the rounds written blind after the gate was frozen; ``test``/``dev``: the hash
+    halves of every round (earlier rounds' test halves have been seen while tuning)."""
     rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
     if split == "heldout":
-        last = max(row_round(r) for r in rows)
-        return [r for r in rows if row_round(r) == last]
+        return [r for r in rows if row_round(r) >= HELDOUT_FROM]
     return rows if split == "all" else [r for r in rows if r["split"] == split]
 
 
@@ -70,7 +72,7 @@ def by_round_table() -> dict:
     rows = load_eval("all")
     texts = [r["text"] for r in rows]
     flags = {p: [v.decision != "allow" for v in check_texts(texts, profile=p)] for p in ("kids", "adult")}
-    table = Table(title="Text gate by writing round (all rows; only the newest round is held out)")
+    table = Table(title=f"Text gate by writing round (all rows; rounds >= {HELDOUT_FROM} are held out)")
     for col in ("round", "n", "kids recall", "adult severe recall", "kids hard-neg FPR"):
         table.add_column(col, justify="right")
     out: dict[str, dict] = {}
