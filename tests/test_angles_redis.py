@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 
 import numpy as np
 import pytest
 
 from genperso.angles.bandit import Delta
 from genperso.angles.events import FeedbackEvent, delete_user, record_events
-from genperso.angles.policy import AnglePolicy, reset_policies
+from genperso.angles.policy import AnglePolicy
 from genperso.angles.state import RedisStore
 from genperso.catalog import session_scope
 from genperso.catalog.titles import TitleRow
@@ -23,29 +22,16 @@ NOW = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def redis_settings(monkeypatch, genperso_env):
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    prefix = f"genperso-test-{uuid.uuid4().hex}:"
-    monkeypatch.setenv("GENPERSO_REDIS_URL", "redis://127.0.0.1:6379/0")
-    monkeypatch.setenv("GENPERSO_REDIS_PREFIX", prefix)
-    from genperso.config import get_settings, reset_settings
+def redis_env(redis_settings):
+    import redis
 
-    reset_settings()
-    reset_policies()
-    yield get_settings(), client, prefix
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    reset_policies()
+    from conftest import REDIS_URL
+
+    return redis_settings, redis.Redis.from_url(REDIS_URL), redis_settings.redis_prefix
 
 
-def test_concurrent_updates_are_not_lost(redis_settings) -> None:
-    settings, client, prefix = redis_settings
+def test_concurrent_updates_are_not_lost(redis_env) -> None:
+    settings, client, prefix = redis_env
     x = np.arange(4, dtype=np.float64)
 
     def worker() -> None:
@@ -68,8 +54,8 @@ def test_concurrent_updates_are_not_lost(redis_settings) -> None:
         f"{prefix}angles:models", f"{prefix}angles:titles", f"{prefix}angles:version"}
 
 
-def test_policy_state_sessions_and_deletion_in_redis(redis_settings) -> None:
-    settings, client, prefix = redis_settings
+def test_policy_state_sessions_and_deletion_in_redis(redis_env) -> None:
+    settings, client, prefix = redis_env
     with session_scope(settings) as s:
         for t in ("t1", "t2"):
             s.add(TitleRow(id=t, name=t, genres=[]))

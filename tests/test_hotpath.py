@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,7 +15,7 @@ from serving_support import add_title, make_pipeline
 
 pytestmark = pytest.mark.integration
 
-URL = "redis://127.0.0.1:6379/0"
+from conftest import REDIS_URL as URL
 
 
 @dataclass
@@ -25,35 +24,6 @@ class RecordingDispatcher:
 
     def submit(self, job_id: str, queue: str, task: str = "generate") -> None:
         self.submitted.append((job_id, queue))
-
-
-@pytest.fixture
-def redis_settings(monkeypatch, genperso_env):
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(URL).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {URL}: {exc}")
-    from genperso.angles.policy import reset_policies
-    from genperso.cache import reset_cache
-    from genperso.config import get_settings, reset_settings
-    from genperso.pipeline import forget_title
-
-    prefix = f"genperso-test-hot-{uuid.uuid4().hex[:8]}:"
-    monkeypatch.setenv("GENPERSO_REDIS_URL", URL)
-    monkeypatch.setenv("GENPERSO_REDIS_PREFIX", prefix)
-    reset_settings()
-    reset_cache()
-    reset_policies()
-    forget_title()
-    yield get_settings()
-    r = redis.Redis.from_url(URL)
-    keys = list(r.scan_iter(match=f"{prefix}*"))
-    if keys:
-        r.delete(*keys)
-    reset_cache()
-    reset_policies()
-    forget_title()
 
 
 def _pipeline(settings):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from serving_support import add_title
-from test_hotpath import URL, _pipeline, redis_settings  # noqa: F401 - the fixture
+from test_hotpath import URL, _pipeline
 
 pytestmark = pytest.mark.integration
 

@@ -84,26 +84,5 @@ def test_review_decisions_reach_personalize_embedded(settings):
 
 
 @pytest.mark.integration
-def test_review_decisions_reach_personalize_redis(monkeypatch, genperso_env):
-    redis = pytest.importorskip("redis")
-    from genperso.cache import reset_cache
-    from genperso.config import get_settings, reset_settings
-
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {url}: {exc}")
-    prefix = f"genperso-test-review-{uuid.uuid4().hex[:8]}:"
-    monkeypatch.setenv("GENPERSO_REDIS_URL", url)
-    monkeypatch.setenv("GENPERSO_REDIS_PREFIX", prefix)
-    reset_settings()
-    reset_cache()
-    try:
-        _scenario(get_settings())
-    finally:
-        r = redis.Redis.from_url(url)
-        keys = list(r.scan_iter(match=f"{prefix}*"))
-        if keys:
-            r.delete(*keys)
-        reset_cache()
+def test_review_decisions_reach_personalize_redis(redis_settings):
+    _scenario(redis_settings)
