@@ -162,21 +162,12 @@ def beat_distances_ms(cuts: list[float], beats: np.ndarray) -> np.ndarray:
     return np.array([np.min(np.abs(beats - c)) for c in cuts]) * 1000.0
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.clip(rgb, 0, 1)
-    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-
-
 def grade_fidelity(film: Path, looks: list[str], lut_dir: Path, n_frames: int = 12) -> dict[str, dict[str, float]]:
     """ΔE (CIE76) between the trailer's YUV grade and the full-resolution lut3d reference on frames
     of the film (decoded to RGB with ffmpeg's BT.709), per look; plus how far the look itself moves
     the frames (ΔE original → reference), for scale."""
     from genperso.media.ffmpeg import run_ffmpeg
-    from genperso.media.grade_yuv import video_grade_graph
+    from genperso.media.grade_yuv import srgb_to_lab, video_grade_graph
     from genperso.media.probe import probe
 
     info = probe(film)
@@ -196,9 +187,9 @@ def grade_fidelity(film: Path, looks: list[str], lut_dir: Path, n_frames: int = 
             o = grab(t, None)
             r = grab(t, video_grade_graph(look, lut_dir, (w, h), "[c]", "[o]", method="lut3d"))
             c = grab(t, video_grade_graph(look, lut_dir, (w, h), "[c]", "[o]", method="yuv"))
-            lr = _lab(r)
-            cheap.append(np.linalg.norm(_lab(c) - lr, axis=-1).ravel())
-            orig.append(np.linalg.norm(_lab(o) - lr, axis=-1).ravel())
+            lr = srgb_to_lab(r)
+            cheap.append(np.linalg.norm(srgb_to_lab(c) - lr, axis=-1).ravel())
+            orig.append(np.linalg.norm(srgb_to_lab(o) - lr, axis=-1).ravel())
         de, d0 = np.concatenate(cheap), np.concatenate(orig)
         out[look] = {"mean": round(float(de.mean()), 2), "p95": round(float(np.percentile(de, 95)), 2),
                      "p99": round(float(np.percentile(de, 99)), 2), "look_mean": round(float(d0.mean()), 2),

@@ -12,7 +12,7 @@ from genperso.angles.catalog import load_angles
 from genperso.errors import InvalidInput
 from genperso.media.ffmpeg import run_ffmpeg
 from genperso.media.grade import apply_grade
-from genperso.media.grade_yuv import grey_curve, video_grade_graph
+from genperso.media.grade_yuv import grey_curve, srgb_to_lab, video_grade_graph
 
 W, H = 256, 144
 KR, KB = 0.2126, 0.0722
@@ -34,17 +34,8 @@ def _up(c: np.ndarray) -> np.ndarray:
     return c.repeat(2, 0).repeat(2, 1)
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.clip(rgb, 0, 1)
-    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-
-
 def _delta_e(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> np.ndarray:
-    return np.linalg.norm(_lab(_rgb(a[0], _up(a[1]), _up(a[2]))) - _lab(_rgb(b[0], _up(b[1]), _up(b[2]))), axis=-1)
+    return np.linalg.norm(srgb_to_lab(_rgb(a[0], _up(a[1]), _up(a[2]))) - srgb_to_lab(_rgb(b[0], _up(b[1]), _up(b[2]))), axis=-1)
 
 
 def _test_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -52,6 +52,10 @@ def test_head_score_mapping() -> None:
     assert head_score("drugs", 1.0) == pytest.approx(1.0)
     assert head_score("profanity", 1.0) <= 0.55  # mild vs severe swearing is the lexicon's call
     assert combine_head("violence", 0.93, 0.1) == 0.93  # a strong term is never lowered
+    # with no lexical cue of the category, head evidence is discounted like the zero-shot scorer's
+    assert combine_head("sexual", 0.0, 0.7, cued=True) == pytest.approx(head_score("sexual", 0.7))
+    assert combine_head("sexual", 0.0, 0.7, cued=False) == pytest.approx(0.85 * head_score("sexual", 0.7))
+    assert combine_head("sexual", 0.0, 0.6, cued=False) < 0.35 <= combine_head("sexual", 0.0, 0.6, cued=True) + 1e-9
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InvalidInput
 from .grade import _escape_filter_value, apply_grade, get_look, grade_lut_file, lut3d_filter
 
-__all__ = ["grey_curve", "yuv_grade_graph", "video_grade_graph", "GRADE_METHODS"]
+__all__ = ["grey_curve", "yuv_grade_graph", "video_grade_graph", "srgb_to_lab", "GRADE_METHODS"]
 
 # "yuv": this module's split grade; "lut3d": the full-resolution float-RGB lut3d (the reference)
 GRADE_METHODS = ("yuv", "lut3d")
@@ -109,3 +109,14 @@ def video_grade_graph(look: str, lut_dir: Path, size: tuple[int, int], src: str,
     f = lut3d_filter(look, lut_dir, strength=strength)
     # lut3d's SIMD path works on planar float RGB: converting first halves its cost
     return f"{src}null{out}" if f == "null" else f"{src}format=gbrpf32le,{f},format=yuv420p{out}"
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of sRGB values in 0..1 (..., 3): the space the grade's fidelity to the
+    full-resolution reference is measured in (ΔE = Euclidean distance)."""
+    rgb = np.clip(rgb, 0, 1)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
