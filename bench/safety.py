@@ -131,6 +131,7 @@ def text_bench(split: str) -> dict:
     severe = [r["label"] != "safe" and r["severity"] == "severe" for r in rows]
     hard = [i for i, r in enumerate(rows) if r["hard_negative"]]
     safe = [i for i, r in enumerate(rows) if r["label"] == "safe"]
+    plain = [i for i, r in enumerate(rows) if r["label"] == "safe" and not r["hard_negative"]]
     flag_k = [v.decision != "allow" for v in verdicts["kids"]]
     flag_a = [v.decision != "allow" for v in verdicts["adult"]]
     out = {
@@ -143,6 +144,7 @@ def text_bench(split: str) -> dict:
         "baseline_hard_negative_fpr": sum(base[i] for i in hard) / max(1, len(hard)),
         "safe_fpr_adult": sum(flag_a[i] for i in safe) / max(1, len(safe)),
         "safe_fpr_kids": sum(flag_k[i] for i in safe) / max(1, len(safe)),
+        "plain_safe_fpr_kids": sum(flag_k[i] for i in plain) / max(1, len(plain)),
         "obfuscated_recall_kids": prf([f for f, r in zip(flag_k, rows) if r["obfuscated"]],
                                       [True for r in rows if r["obfuscated"]])[1],
         "per_category": per_cat,
@@ -154,7 +156,8 @@ def text_bench(split: str) -> dict:
                   f"{out['recall_severe_adult']:.2f}", f"{bp_all:.2f}", f"{out['baseline_recall_unsafe']:.2f}")
     console.print(table)
     console.print(f"hard negatives (n={len(hard)}): FPR adult {out['hard_negative_fpr_adult']:.3f}, kids "
-                  f"{out['hard_negative_fpr_kids']:.3f}; baseline {out['baseline_hard_negative_fpr']:.3f}")
+                  f"{out['hard_negative_fpr_kids']:.3f}; baseline {out['baseline_hard_negative_fpr']:.3f}; plain safe "
+                  f"(n={len(plain)}) FPR kids {out['plain_safe_fpr_kids']:.3f}")
     misses = [f"{r['text']!r} ({r['label']})" for r, f in zip(rows, flag_k) if r["label"] != "safe" and not f]
     fps = [f"{r['text']!r} -> {v.label}" for r, v, f in zip(rows, verdicts["adult"], flag_a)
            if r["label"] == "safe" and f]
@@ -217,16 +220,18 @@ def throughput(n: int = 2000) -> dict:
     texts = [" ".join(rng.choice(words, size=int(rng.integers(2, 7)))) + f" {i}" for i in range(n)]
     mode = load_policy().semantic_mode
     t, c = time.perf_counter(), time.process_time()
-    check_texts(texts, profile="adult")
+    verdicts = check_texts(texts, profile="kids")
     dt, cpu = time.perf_counter() - t, time.process_time() - c
     # wall-clock figure depends on what else runs on the machine; CPU seconds / 2 is what the
     # same work takes on 2 dedicated cores (an upper bound on time: spin-waiting is counted too)
-    from genperso.models.embed import get_embedder
+    from safety.base import get_classifier
 
-    emb = get_embedder()
+    emb = get_classifier("text")._embedder  # type: ignore[attr-defined]
     out = {"texts": n, "seconds": dt, "cpu_seconds": cpu, "texts_per_s": n / dt,
            "texts_per_s_2core_cpu": n / (cpu / 2), "semantic_mode": mode, "load_avg_1m": os.getloadavg()[0],
-           "embed_backend": f"{emb.backend}/{emb.precision}", "embed_revision": emb.revision}
+           "embed_backend": f"{emb.backend}/{emb.precision}", "embed_revision": emb.revision,
+           # the texts are benign word salads ("rainy jazz morning beats 12"): any block is a false positive
+           "benign_flagged_kids": sum(v.decision != "allow" for v in verdicts) / n}
     # the same kind of texts (fresh, uncached) through the classifier in "cued" mode, and the
     # lexical pre-pass alone
     from safety.base import get_classifier
@@ -371,7 +376,8 @@ def _print_throughput(tp: dict) -> None:
     console.print(f"text throughput: {tp['texts_per_s']:.0f} texts/s wall, {tp['texts_per_s_2core_cpu']:.0f} texts/s "
                   f"per 2 CPU-core seconds (semantic={tp['semantic_mode']}, embedder {tp['embed_backend']}, threads {_threads()}, "
                   f"load avg {tp['load_avg_1m']:.1f}); cued mode {tp['cued_texts_per_s']:.0f}/s "
-                  f"({tp['cued_fraction_embedded']:.0%} embedded); lexical pre-pass {tp['lexical_texts_per_s']:.0f}/s")
+                  f"({tp['cued_fraction_embedded']:.0%} embedded); lexical pre-pass {tp['lexical_texts_per_s']:.0f}/s; "
+                  f"benign word salads blocked for kids {tp['benign_flagged_kids']:.2%}")
 
 
 def _threads() -> int:

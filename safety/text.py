@@ -12,16 +12,27 @@
 4. Category score: strong term -> at least ``STRONG``; weak cue -> semantic; no cue -> damped
    semantic behind a higher similarity gate and near-tie with the benign anchors (or skipped
    entirely with ``semantic = "cued"`` in the policy, for throughput).
-5. A supervised head (``safety/head.npz``, fit by ``python -m safety.train_head`` on the
-   project-written corpus ``assets/safety_train``) reads the same MiniLM vector: a softmax over
-   {safe, categories}. Its probability for a category is one more score for that category
-   (``combine_head``: the category score is the larger of the two; for profanity, where mild
-   swearing must stay acceptable for adults and the lexicon is the authority, the head alone is
-   capped at ``WEAK_PROFANITY_CAP``). It catches unsafe texts whose meaning is far from every
-   anchor and that carry no cue (dealer slang, indirect threats, exclusion, indirect self-harm).
-   Head evidence for a category with no lexical cue is discounted by ``NO_CUE_DAMP``, as the
-   zero-shot scorer's is (5-fold CV on the corpus: kids recall 0.740 -> 0.736, adult severe
-   0.694 -> 0.675, hard-negative FPR kids 0.139 -> 0.139, adult 0.087 -> 0.084).
+5. A supervised head (``safety/head.npz``) gives a softmax over {safe, categories}. Its encoder is
+   MiniLM fine-tuned for the task: low-rank (LoRA) updates of the top layers, trained with the head
+   on the project-written corpus ``assets/safety_train`` (``python -m safety.finetune``; the
+   updates ship as ``safety/adapter.npz`` and are merged into the weights once per machine by
+   ``safety.encoder``, so the gate still runs one MiniLM pass per text). Its probability for a
+   category is one more score for that category (``combine_head``: the larger of the two; for
+   profanity, where mild swearing must stay acceptable for adults and the lexicon is the
+   authority, the head alone is capped at ``WEAK_PROFANITY_CAP``). It catches unsafe texts whose
+   meaning is far from every anchor and that carry no cue (dealer slang, indirect threats,
+   exclusion, indirect self-harm). Head evidence for a category with no lexical cue is discounted
+   by ``NO_CUE_DAMP``, as the zero-shot scorer's is.
+6. When the head is sure a text is safe (``vetoed``: "Cocaine Anonymous Meeting Schedule", "blue
+   tits at the feeder", "Spotted Dick pudding"), it overrules the category's lexical and zero-shot
+   evidence, except the strong terms of hate (slurs, which the corpus never spells out) and of
+   self-harm (methods).
+
+With the fine-tuned head the zero-shot scorer of step 3 is off (``ZERO_SHOT_WITH_ADAPTER``):
+cross-validation shows it adds false positives faster than recall. It remains the scorer of the
+gate on the stock encoder (``TextClassifier(head=False)``, or a head fit by
+``python -m safety.train_head`` on stock vectors). All constants of steps 5 and 6 were chosen by
+5-fold cross-validation on the training corpus, never on the evaluation set.
 """
 
 from __future__ import annotations
@@ -43,7 +54,7 @@ from .normalize import Normalised, normalise
 from .policy import Rules
 
 __all__ = ["TextClassifier", "TextAnalysis", "analyse_text", "rule_scores", "EXEMPLARS_FILE", "HEAD_FILE", "Head",
-           "load_head", "head_input", "head_score", "combine_head"]
+           "load_head", "head_input", "head_score", "combine_head", "combine_scores", "semantic_scores"]
 
 EXEMPLARS_FILE = Path(__file__).resolve().parent / "exemplars.toml"
 HEAD_FILE = Path(__file__).resolve().parent / "head.npz"
@@ -75,11 +86,31 @@ GATE_RAMP = 0.10
 # so a clear lead keeps the full score and adult review/block tiers are unaffected).
 AMBIGUOUS_MARGIN = 0.05
 # the supervised head's probability that reaches the medium (kids: block) and the high (adult:
-# review) tier. Chosen by 5-fold cross-validation on the training corpus (assets/safety_train),
-# never on the evaluation set: the most recall for at most +2 points of hard-negative false
-# positives over the gate without the head (kids +1.8, adult +1.1 at 0.60 / 0.65)
-HEAD_MEDIUM_P = 0.60
-HEAD_HIGH_P = 0.65
+# review) tier. Chosen by 5-fold cross-validation on the training corpus (``python -m safety.finetune
+# --cv``; 4,502 texts), never on the evaluation set. Out of fold, zero-shot off, veto on:
+#   knees      kids recall  adult severe  hard-neg FPR kids  plain-safe FPR kids
+#   0.60/0.65  0.805        0.739         0.072              0.032
+#   0.50/0.60  0.844        0.756         0.082              0.037
+#   0.40/0.50  0.869        0.785         0.096              0.053
+#   0.30/0.45  0.885        0.802         0.103              0.060
+# 0.50/0.60: below it each point of recall costs about a point of plain-title false positives
+# ("Night Ride" blocked for kids), which every ordinary generated title would pay
+HEAD_MEDIUM_P = 0.50
+HEAD_HIGH_P = 0.60
+# the zero-shot anchor scorer alongside the fine-tuned head (same cross-validation, no veto): at
+# knees 0.60/0.65 it lifts kids recall 0.814 -> 0.850 but hard-negative FPR 0.096 -> 0.133; the head
+# alone reaches that recall at lower FPR (0.853 at 0.105 with knees 0.50/0.60)
+ZERO_SHOT_WITH_ADAPTER = False
+# the head overrules a category's lexical/zero-shot evidence when it gives the text "safe" at least
+# HEAD_VETO_SAFE_P and the category at most HEAD_VETO_P: the score is capped at HEAD_VETO_CAP
+# (below every profile's block threshold). None: no veto. Same cross-validation, knees 0.50/0.60:
+# hard-negative FPR kids 0.105 -> 0.082, adult 0.070 -> 0.053, for kids recall 0.853 -> 0.844
+# (on the earlier 3,504-text corpus, 0.90 vs 0.97 for "safe" and 0.02 vs 0.05 for the category
+# differed by < 0.5 point)
+HEAD_VETO_SAFE_P: float | None = 0.97
+HEAD_VETO_P = 0.02
+HEAD_VETO_CAP = 0.3
+VETO_EXEMPT = ("hate", "self_harm")
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,17 @@ def combine_head(category: str, score: float, head_p: float, cued: bool = True) 
     return max(score, h if cued else h * NO_CUE_DAMP)
 
 
+def vetoed(category: str, head_safe: float, head_p: float, strong: bool) -> bool:
+    """Whether the fine-tuned head is sure enough that a text is safe to overrule a category's
+    lexical and zero-shot evidence ("Cocaine Anonymous Meeting Schedule", "blue tits at the
+    feeder"). Never for the strong terms of ``VETO_EXEMPT``: hate's are slurs, which the head never
+    saw (the training corpus spells none out), and self-harm's name methods ("leap from the
+    balcony"), where a confident head has been seen to be wrong."""
+    if HEAD_VETO_SAFE_P is None or (strong and category in VETO_EXEMPT):
+        return False
+    return head_safe >= HEAD_VETO_SAFE_P and head_p <= HEAD_VETO_P
+
+
 @dataclass(frozen=True)
 class Head:
     w: np.ndarray  # (n_classes, dim)
@@ -122,6 +164,7 @@ class Head:
     classes: tuple[str, ...]
     version: str
     corpus_sha256: str
+    encoder: str = "stock"  # "stock" MiniLM or "adapter@<fingerprint>" (safety/adapter.npz merged in)
 
     def proba(self, vecs: np.ndarray) -> np.ndarray:
         """(n, dim) unit vectors -> (n, n_classes) probabilities over ``classes``."""
@@ -137,7 +180,8 @@ def load_head(path: Path = HEAD_FILE) -> Head:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         head = Head(np.ascontiguousarray(z["W"], dtype=np.float32), np.asarray(z["b"], dtype=np.float32),
-                    tuple(meta["classes"]), str(meta["version"]), str(meta["corpus_sha256"]))
+                    tuple(meta["classes"]), str(meta["version"]), str(meta["corpus_sha256"]),
+                    str(meta.get("encoder", "stock")))
     if head.classes != ("safe",) + CONTENT_CATEGORIES:
         raise ValueError(f"{path}: head classes {head.classes} do not match the gate's categories")
     return head
@@ -187,6 +231,19 @@ def _softmax(cls_scores: np.ndarray) -> np.ndarray:
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def semantic_scores(vecs: np.ndarray, anchors: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (n, dim) and anchor vectors owned by class index ``owners`` -> (softmax over
+    {safe, categories}, mean top-k cosine per class), (n, n_classes) each."""
+    sims = vecs @ anchors.T  # (n, n_anchors)
+    n_cls = int(owners.max()) + 1
+    cls_scores = np.empty((len(vecs), n_cls), dtype=np.float32)
+    for ci in range(n_cls):
+        s = sims[:, owners == ci]
+        k = min(TOP_K, s.shape[1])
+        cls_scores[:, ci] = np.sort(s, axis=1)[:, -k:].mean(axis=1)
+    return _softmax(cls_scores), cls_scores
+
+
 class _Anchors:
     def __init__(self, path: Path) -> None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -213,17 +270,31 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm+head-2026-11-25.13"
+    version = "text-lex+pc+minilm-lora+head-2026-11-24.14"
 
-    def __init__(self, *, head: bool = True) -> None:
+    def __init__(self, *, head: bool = True, zero_shot: bool | None = None) -> None:
         from genperso.models.embed import get_embedder
 
         from profanity_check import predict_prob  # noqa: F401  (fail early if missing)
 
         self._predict_prob = predict_prob
-        self._embedder = get_embedder()
         self._anchors = _Anchors(EXEMPLARS_FILE)
         self._head = load_head() if head else None
+        if self._head is not None and self._head.encoder.startswith("adapter@"):
+            from .encoder import adapter_fingerprint, get_safety_embedder
+
+            found = adapter_fingerprint()
+            if self._head.encoder != f"adapter@{found}":
+                raise ValueError(f"{HEAD_FILE}: head fit for encoder {self._head.encoder}, but the shipped adapter is "
+                                 f"{found}: run python -m safety.finetune")
+            self._embedder = get_safety_embedder()
+        else:
+            self._embedder = get_embedder()
+        # the zero-shot anchor scorer: on by default on the stock encoder (the gate without the
+        # fine-tuned head), off on the adapted one, where cross-validation shows it adds false
+        # positives faster than recall (see ZERO_SHOT_WITH_ADAPTER)
+        adapted = self._embedder is not get_embedder()
+        self.zero_shot = (ZERO_SHOT_WITH_ADAPTER if adapted else True) if zero_shot is None else zero_shot
         self._lock = threading.Lock()
         try:
             pc_version = metadata.version("alt-profanity-check")
@@ -233,8 +304,9 @@ class TextClassifier(Classifier):
             "text": self.version,
             "alt-profanity-check": pc_version,
             "minilm": self._embedder.revision,
-            "exemplars": self._anchors.version,
         }
+        if self.zero_shot:
+            self.models["exemplars"] = self._anchors.version
         if self._head is not None:
             self.models["head"] = f"{self._head.version}@{self._head.corpus_sha256[:12]}"
 
@@ -255,18 +327,15 @@ class TextClassifier(Classifier):
         if not texts:
             z = np.zeros((0, n_cls), dtype=np.float32)
             return z, z, z
-        with self._lock:
-            anchors = self._anchors.ensure(self._embedder.encode)
         vecs = self._embedder.encode(list(texts), batch_size=64)
         head = self._head.proba(vecs) if self._head is not None else np.zeros((len(texts), n_cls), np.float32)
-        sims = vecs @ anchors.T  # (n, n_anchors)
-        n_cls = len(self._anchors.classes)
-        cls_scores = np.empty((len(texts), n_cls), dtype=np.float32)
-        for ci in range(n_cls):
-            s = sims[:, self._anchors.owners == ci]
-            k = min(TOP_K, s.shape[1])
-            cls_scores[:, ci] = np.sort(s, axis=1)[:, -k:].mean(axis=1)
-        return _softmax(cls_scores), cls_scores, head
+        if not self.zero_shot:
+            z = np.zeros((len(texts), n_cls), dtype=np.float32)
+            return z, z, head
+        with self._lock:
+            anchors = self._anchors.ensure(self._embedder.encode)
+        sem, sim = semantic_scores(vecs, anchors, self._anchors.owners)
+        return sem, sim, head
 
     def classify_batch(self, artifacts: list[Any], *, semantic_mode: str = "all") -> list[Scores]:
         texts = [a if isinstance(a, str) else str(a) for a in artifacts]
@@ -287,42 +356,53 @@ class TextClassifier(Classifier):
 
     def _combine(self, a: TextAnalysis, sem: np.ndarray, sim: np.ndarray, pc: float, had_semantic: bool,
                  head: np.ndarray | None = None) -> Scores:
-        scores: dict[str, float] = {}
-        reasons: list[str] = []
-        if a.norm.obfuscated and a.lex.cued:
-            reasons.append("obfuscation undone: " + " ".join(a.norm.words + a.norm.masks)[:80])
-        if not had_semantic:
-            reasons.append("semantic scorer skipped (no lexical cue; policy text.semantic = cued)")
-        for ci, cat in enumerate(CONTENT_CATEGORIES, start=1):
-            strong = a.lex.strong.get(cat)
-            weak = a.lex.weak.get(cat)
-            # the absolute gate is lowered only by a cue of this category (a profanity cue such
-            # as "damn" says nothing about drugs)
-            lo = GATE_LO_CUED if strong or weak else GATE_LO_INNOCENT if cat in a.lex.innocent else GATE_LO_UNCUED
-            s = float(sem[ci]) * _unit((float(sim[ci]) - lo) / GATE_RAMP)
-            if a.lex.only_ambiguous(cat):
-                s *= _unit((float(sim[ci]) - float(sim[0])) / AMBIGUOUS_MARGIN)
-            elif not (strong or weak):
-                s *= _unit((float(sim[ci]) - float(sim[0]) + UNCUED_LEAD) / AMBIGUOUS_MARGIN)
-            if strong:
-                score = max(STRONG + 0.02 * (len(strong) - 1), s)
-                reasons.append(f"{cat}: term {', '.join(repr(t) for t in strong[:3])}")
-            elif weak:
-                score = s
-                if cat == "profanity":
-                    score = max(s, min(WEAK_PROFANITY_CAP, pc))
-                if score >= 0.35:
-                    reasons.append(f"{cat}: {', '.join(repr(t) for t in weak[:3])} in a {cat} context ({score:.2f})")
-            else:
-                score = s * NO_CUE_DAMP
-                if score >= 0.35:
-                    reasons.append(f"{cat}: semantic similarity ({score:.2f})")
-            if cat == "profanity" and (strong or weak) and pc >= 0.5:
-                reasons.append(f"alt-profanity-check {pc:.2f}")
-            if head is not None:
-                combined = combine_head(cat, score, float(head[ci]), bool(strong or weak))
-                if combined > score and combined >= 0.35:
-                    reasons.append(f"head: {cat} {float(head[ci]):.2f}")
-                score = combined
-            scores[cat] = float(min(1.0, score))
-        return Scores(scores, tuple(reasons))
+        return combine_scores(a, sem, sim, pc, had_semantic, head)
+
+
+def combine_scores(a: TextAnalysis, sem: np.ndarray, sim: np.ndarray, pc: float, had_semantic: bool,
+                   head: np.ndarray | None = None) -> Scores:
+    """One text's category scores from its lexical analysis, zero-shot softmax ``sem`` and class
+    similarities ``sim`` (over {safe, categories}), the profanity-check probability ``pc`` and the
+    head's probabilities."""
+    scores: dict[str, float] = {}
+    reasons: list[str] = []
+    if a.norm.obfuscated and a.lex.cued:
+        reasons.append("obfuscation undone: " + " ".join(a.norm.words + a.norm.masks)[:80])
+    if not had_semantic:
+        reasons.append("semantic scorer skipped (no lexical cue; policy text.semantic = cued)")
+    for ci, cat in enumerate(CONTENT_CATEGORIES, start=1):
+        strong = a.lex.strong.get(cat)
+        weak = a.lex.weak.get(cat)
+        # the absolute gate is lowered only by a cue of this category (a profanity cue such
+        # as "damn" says nothing about drugs)
+        lo = GATE_LO_CUED if strong or weak else GATE_LO_INNOCENT if cat in a.lex.innocent else GATE_LO_UNCUED
+        s = float(sem[ci]) * _unit((float(sim[ci]) - lo) / GATE_RAMP)
+        if a.lex.only_ambiguous(cat):
+            s *= _unit((float(sim[ci]) - float(sim[0])) / AMBIGUOUS_MARGIN)
+        elif not (strong or weak):
+            s *= _unit((float(sim[ci]) - float(sim[0]) + UNCUED_LEAD) / AMBIGUOUS_MARGIN)
+        if strong:
+            score = max(STRONG + 0.02 * (len(strong) - 1), s)
+            reasons.append(f"{cat}: term {', '.join(repr(t) for t in strong[:3])}")
+        elif weak:
+            score = s
+            if cat == "profanity":
+                score = max(s, min(WEAK_PROFANITY_CAP, pc))
+            if score >= 0.35:
+                reasons.append(f"{cat}: {', '.join(repr(t) for t in weak[:3])} in a {cat} context ({score:.2f})")
+        else:
+            score = s * NO_CUE_DAMP
+            if score >= 0.35:
+                reasons.append(f"{cat}: semantic similarity ({score:.2f})")
+        if cat == "profanity" and (strong or weak) and pc >= 0.5:
+            reasons.append(f"alt-profanity-check {pc:.2f}")
+        if head is not None and vetoed(cat, head[0], head[ci], bool(strong)) and score > HEAD_VETO_CAP:
+            score = HEAD_VETO_CAP
+            reasons.append(f"{cat}: cue overruled by the head (safe {float(head[0]):.2f}, {cat} {float(head[ci]):.2f})")
+        if head is not None:
+            combined = combine_head(cat, score, float(head[ci]), bool(strong or weak))
+            if combined > score and combined >= 0.35:
+                reasons.append(f"head: {cat} {float(head[ci]):.2f}")
+            score = combined
+        scores[cat] = float(min(1.0, score))
+    return Scores(scores, tuple(reasons))

@@ -1,4 +1,6 @@
-"""The text gate's supervised head (safety/head.npz, fit by ``python -m safety.train_head``)."""
+"""The text gate's supervised head (safety/head.npz, fit with the encoder's adapter by
+``python -m safety.finetune``; ``safety.train_head`` is the logistic regression on stock vectors
+that starts it)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,15 @@ import pytest
 
 from safety import check_texts
 from safety.text import HEAD_FILE, combine_head, head_score, load_head
-from safety.train_head import CLASSES, CORPUS, HEAD_VERSION, corpus_sha256, embed_texts, fit, load_corpus
+from safety.finetune import ADAPTER_VERSION
+from safety.train_head import CLASSES, CORPUS, corpus_sha256, embed_texts, fit, load_corpus
 
 
 def test_shipped_head_matches_the_corpus() -> None:
     with np.load(HEAD_FILE, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
-    assert meta["corpus_sha256"] == corpus_sha256(CORPUS), "corpus changed: run python -m safety.train_head"
-    assert meta["version"] == HEAD_VERSION
+    assert meta["corpus_sha256"] == corpus_sha256(CORPUS), "corpus changed: run python -m safety.finetune"
+    assert meta["version"] == ADAPTER_VERSION
     assert tuple(meta["classes"]) == CLASSES
     head = load_head()
     assert head.w.shape == (len(CLASSES), 384) and head.b.shape == (len(CLASSES),)
@@ -33,29 +36,43 @@ def test_corpus_labels_and_lengths() -> None:
     assert len({r["text"].lower() for r in rows}) == len(rows)
 
 
-def test_refit_is_deterministic_and_the_shipped_head_fits_its_corpus() -> None:
-    # every 5th text keeps the test fast; the full refit is ``python -m safety.train_head``
+def test_initial_head_fit_is_deterministic() -> None:
+    # the logistic regression on stock vectors that the fine-tuning starts from; every 5th text
     rows = load_corpus()[::5]
     x = embed_texts([r["text"] for r in rows])
     y = np.asarray([CLASSES.index(r["label"]) for r in rows])
     w1, b1 = fit(x, y, 4.0)
     w2, b2 = fit(x, y, 4.0)
     assert np.array_equal(w1, w2) and np.array_equal(b1, b2)
-    acc = float((load_head().proba(x).argmax(axis=1) == y).mean())
-    assert acc >= 0.9, acc  # training texts: the shipped weights were fit on them
+    assert float((x @ w1.T + b1).argmax(axis=1).__eq__(y).mean()) >= 0.85
 
 
 def test_head_score_mapping() -> None:
+    from safety.text import HEAD_HIGH_P, HEAD_MEDIUM_P, NO_CUE_DAMP
+
     assert head_score("drugs", 0.0) == 0.0
-    assert head_score("drugs", 0.6) == pytest.approx(0.35)
-    assert head_score("drugs", 0.65) == pytest.approx(0.6)
+    assert head_score("drugs", HEAD_MEDIUM_P) == pytest.approx(0.35)  # kids: block
+    assert head_score("drugs", HEAD_HIGH_P) == pytest.approx(0.6)  # adult: review
     assert head_score("drugs", 1.0) == pytest.approx(1.0)
     assert head_score("profanity", 1.0) <= 0.55  # mild vs severe swearing is the lexicon's call
-    assert combine_head("violence", 0.93, 0.1) == 0.93  # a strong term is never lowered
+    assert combine_head("violence", 0.93, 0.1) == 0.93  # a strong term is never lowered by the head's score
     # with no lexical cue of the category, head evidence is discounted like the zero-shot scorer's
-    assert combine_head("sexual", 0.0, 0.7, cued=True) == pytest.approx(head_score("sexual", 0.7))
-    assert combine_head("sexual", 0.0, 0.7, cued=False) == pytest.approx(0.85 * head_score("sexual", 0.7))
-    assert combine_head("sexual", 0.0, 0.6, cued=False) < 0.35 <= combine_head("sexual", 0.0, 0.6, cued=True) + 1e-9
+    p = (HEAD_HIGH_P + 1.0) / 2
+    assert combine_head("sexual", 0.0, p, cued=True) == pytest.approx(head_score("sexual", p))
+    assert combine_head("sexual", 0.0, p, cued=False) == pytest.approx(NO_CUE_DAMP * head_score("sexual", p))
+
+
+def test_veto_spares_slurs() -> None:
+    from safety.text import HEAD_VETO_P, HEAD_VETO_SAFE_P, vetoed
+
+    assert HEAD_VETO_SAFE_P is not None
+    assert vetoed("drugs", 0.99, HEAD_VETO_P / 2, strong=True)
+    assert not vetoed("drugs", HEAD_VETO_SAFE_P - 0.01, 0.0, strong=True)
+    assert not vetoed("hate", 0.999, 0.0, strong=True)  # the head never saw slurs
+    assert vetoed("hate", 0.999, 0.0, strong=False)
+    v = check_texts(["Cocaine Anonymous Meeting Times and Places"], profile="kids")[0]
+    assert v.decision == "allow", v.reasons
+    assert any("overruled by the head" in r for r in v.reasons), v.reasons
 
 
 @dataclass(frozen=True)
