@@ -53,7 +53,7 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-HELDOUT_FROM = 4  # rounds 4 and later were written blind and added after the gate was frozen (fdc636f)
+HELDOUT_FROM = 4  # rounds 4 and later were written blind after a gate freeze (4-5: fdc636f; 6: fd48a25)
 
 
 def load_eval(split: str) -> list[dict]:
