@@ -4,9 +4,10 @@ Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
     python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows (rounds 4 and 5), written blind and added after the gate was frozen
+``heldout`` rows (rounds 4 to 7), each round written blind and added after a gate was frozen
 (the earlier rounds' ``test`` halves have been looked at while tuning; see the set's README), then
-a table of the same figures per round. "Flagged" means the
+a table of the same figures per round. For the shipped gate only round 7 (``LATEST_ROUND``) is
+untouched: the sixth round's misses steered its last training batch. "Flagged" means the
 decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
@@ -53,7 +54,8 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-HELDOUT_FROM = 4  # rounds 4 and later were written blind after a gate freeze (4-5: fdc636f; 6: fd48a25)
+LATEST_ROUND = 7  # the held-out round of the shipped gate (see assets/safety_eval/README.md)
+HELDOUT_FROM = 4  # rounds 4 and later were written blind after a gate freeze (4-5: fdc636f; 6: fd48a25; 7: the shipped gate)
 
 
 def load_eval(split: str) -> list[dict]:
@@ -361,6 +363,7 @@ def main() -> None:
     if not args.no_text:
         res["text"] = text_bench(args.split)
         res["text_by_round"] = by_round_table()
+        res["text_latest_round"] = {"round": LATEST_ROUND, **res["text_by_round"].get(str(LATEST_ROUND), {})}
         res["throughput"] = throughput()
         _print_throughput(res["throughput"])
     if not args.no_images:

@@ -172,6 +172,6 @@ def test_broad_verbs_aimed_at_a_person_are_weak_cues() -> None:
     assert check_texts(["Punch Him Until He Drops"], profile="kids")[0].decision == "block"
 
 
-@pytest.mark.xfail(strict=True, reason="fine-tuned head: hate 0.90 on an idiom (known false positive)")
+@pytest.mark.xfail(strict=True, reason="fine-tuned head: hate 0.97 on an idiom (known false positive)")
 def test_rob_them_blind_is_allowed_by_the_shipped_gate() -> None:
     assert check_texts(["Rob Them Blind Comedy"], profile="kids")[0].decision == "allow"

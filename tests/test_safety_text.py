@@ -99,7 +99,7 @@ AMBIGUOUS_POSITIVES = [
 # known misses of the shipped gate (fine-tuned head), kept as strict xfails so a fix shows up; the
 # zero-shot gate on the stock encoder gets them right (tests below) but has more false positives
 # overall (see safety.text.ZERO_SHOT_WITH_ADAPTER and README "Known limit")
-HEAD_KNOWN_FP = pytest.mark.xfail(strict=True, reason="fine-tuned head: sexual 0.51 on a series title")
+HEAD_KNOWN_FP = pytest.mark.xfail(strict=True, reason="fine-tuned head: sexual 0.79 on a series title")
 HEAD_KNOWN_MISS = pytest.mark.xfail(strict=True, reason="fine-tuned head misses this cue-less phrasing")
 
 
@@ -269,7 +269,7 @@ def test_zero_shot_scorer_flags_texts_without_any_cue(case: Case, zero_shot: "Te
     assert max(s, key=s.get) == case.label and s[case.label] >= 0.35, s
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=HEAD_KNOWN_MISS) if c.label in ("violence", "self_harm") else c
+@pytest.mark.parametrize("case", [pytest.param(c, marks=HEAD_KNOWN_MISS) if c.label == "sexual" else c
                                   for c in UNCUED_POSITIVES], ids=lambda c: c.text)
 def test_the_gate_flags_texts_without_any_cue(case: Case) -> None:
     v = check_texts([case.text], profile="kids")[0]
