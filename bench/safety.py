@@ -2,13 +2,14 @@
 Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
 
     python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
+    python bench/safety.py --knees 4,5,6,7     # the head-knee sweep on validation rounds
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows (rounds 4 to 7), each round written blind and added after a gate was frozen
-(the earlier rounds' ``test`` halves have been looked at while tuning; see the set's README), then
-a table of the same figures per round. For the shipped gate only round 7 (``LATEST_ROUND``) is
-untouched: the sixth round's misses steered its last training batch. "Flagged" means the
-decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
+``heldout`` rows (rounds 8 and later), written blind for the shipped gate and never used to tune
+it, then a table of the same figures per writing round. Rounds 4-7 were each held out for an
+earlier gate; for the shipped gate they are validation data (its head knees were chosen on them,
+and the misses of rounds 6 and 7 steered training batches; see the set's README). "Flagged" means
+the decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
 Image: evenly spaced frames of the film through ``check_frames`` (adult profile): false-positive
@@ -54,8 +55,10 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-LATEST_ROUND = 7  # the held-out round of the shipped gate (see assets/safety_eval/README.md)
-HELDOUT_FROM = 4  # rounds 4 and later were written blind after a gate freeze (4-5: fdc636f; 6: fd48a25; 7: the shipped gate)
+LATEST_ROUND = 9  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
+# rounds 8 and later were written blind for the shipped gate and never used to tune it; rounds 4-7
+# were held out for earlier gates and are the shipped gate's validation data (its knees, ``--knees``)
+HELDOUT_FROM = 8
 
 
 def load_eval(split: str) -> list[dict]:
@@ -90,6 +93,48 @@ def by_round_table() -> dict:
         out[str(rnd)] = fig
         table.add_row(str(rnd), str(len(idx)), f"{fig['recall_unsafe_kids']:.3f}", f"{fig['recall_severe_adult']:.3f}",
                       f"{fig['hard_negative_fpr_kids']:.3f}")
+    console.print(table)
+    return out
+
+
+KNEE_GRID = ((0.9, 0.93), (0.8, 0.85), (0.75, 0.8), (0.7, 0.75), (0.6, 0.65), (0.5, 0.6), (0.4, 0.5), (0.3, 0.45))
+
+
+def knee_sweep(rounds: set[int]) -> list[dict]:
+    """The gate's figures on the given writing rounds for each pair of head knees (``HEAD_MEDIUM_P``,
+    ``HEAD_HIGH_P``): how the shipped knees were chosen, on validation rounds only."""
+    from profanity_check import predict_prob
+
+    from safety import text as T
+    from safety.train_head import _figures
+
+    rows = [r for r in load_eval("all") if row_round(r) in rounds]
+    if not rows:
+        raise SystemExit(f"no evaluation rows in rounds {sorted(rounds)}")
+    clf = T.TextClassifier()
+    lex = [T.analyse_text(r["text"]) for r in rows]
+    pc = np.zeros(len(rows), np.float32)
+    idx = [i for i, a in enumerate(lex) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
+    if idx:
+        pc[idx] = predict_prob([lex[i].lex.resolved_text for i in idx])
+    sem, sim, head = clf._semantic([a.lex.resolved_text or r["text"] for a, r in zip(lex, rows)])
+    table = Table(title=f"Head knees on rounds {','.join(map(str, sorted(rounds)))} (n={len(rows)}; "
+                        f"shipped {T.HEAD_MEDIUM_P}/{T.HEAD_HIGH_P})")
+    for col in ("knees", "kids recall", "adult severe recall", "kids hard-neg FPR", "plain-safe FPR kids"):
+        table.add_column(col, justify="right")
+    saved = (T.HEAD_MEDIUM_P, T.HEAD_HIGH_P)
+    out: list[dict] = []
+    try:
+        for med, high in KNEE_GRID:
+            T.HEAD_MEDIUM_P, T.HEAD_HIGH_P = med, high
+            sc = np.asarray([[T.combine_scores(lex[i], sem[i], sim[i], float(pc[i]), True, head[i]).scores[c]
+                              for c in CONTENT_CATEGORIES] for i in range(len(rows))])
+            fig = _figures(sc, rows)
+            out.append({"knees": [med, high], **fig})
+            table.add_row(f"{med:.2f}/{high:.2f}", f"{fig['recall_unsafe_kids']:.3f}", f"{fig['recall_severe_adult']:.3f}",
+                          f"{fig['hard_negative_fpr_kids']:.3f}", f"{fig['plain_safe_fpr_kids']:.3f}")
+    finally:
+        T.HEAD_MEDIUM_P, T.HEAD_HIGH_P = saved
     console.print(table)
     return out
 
@@ -355,10 +400,19 @@ def main() -> None:
                          "added after looking at offset 0.5 frames, so the default reports other frames")
     ap.add_argument("--no-images", action="store_true")
     ap.add_argument("--no-text", action="store_true")
+    ap.add_argument("--knees", default=None, metavar="ROUNDS",
+                    help="only sweep the head's knees on these comma-separated writing rounds (validation)")
     args = ap.parse_args()
     from genperso.models.embed import get_embedder
 
     get_embedder()
+    if args.knees:
+        try:
+            rounds = {int(x) for x in args.knees.split(",") if x.strip()}
+        except ValueError:
+            ap.error(f"--knees: expected comma-separated round numbers, got {args.knees!r}")
+        print(json.dumps({"bench": "safety-knees", "rounds": sorted(rounds), "grid": knee_sweep(rounds)}))
+        return
     res: dict = {"bench": "safety", "split": args.split}
     if not args.no_text:
         res["text"] = text_bench(args.split)

@@ -33,11 +33,11 @@ import numpy as np
 from .base import CONTENT_CATEGORIES
 from .train_head import CLASSES, CORPUS, HEAD_FILE, corpus_sha256, load_corpus
 
-__all__ = ["ADAPTER_FILE", "ADAPTER_VERSION", "TARGETS", "FinetuneConfig", "Adapter", "train_adapter",
-           "load_adapter", "save_adapter", "merged_state", "cross_validate", "main"]
+__all__ = ["ADAPTER_FILE", "ADAPTER_VERSION", "TARGETS", "FRAMES", "FinetuneConfig", "Adapter", "framed_rows",
+           "train_adapter", "load_adapter", "save_adapter", "merged_state", "cross_validate", "main"]
 
 ADAPTER_FILE = Path(__file__).resolve().parent / "adapter.npz"
-ADAPTER_VERSION = "lora-2026-11-24.1"
+ADAPTER_VERSION = "lora-2026-11-24.2"
 # the linear maps of each BERT layer that get a low-rank update
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")
@@ -58,6 +58,7 @@ class FinetuneConfig:
     head_c: float = 4.0  # the initial head: logistic regression on the stock vectors
     label_smoothing: float = 0.0
     seed: int = 0
+    frame_rate: float = 0.5  # share of texts that also train in a playlist framing (``framed_rows``)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -230,6 +231,37 @@ def _encode(model: Any, cached: _Cached, batch_size: int = 128) -> np.ndarray:
     return out
 
 
+# framings a generated title wraps around its core ("<core>: Lo-Fi Beats", "Songs for <core>"). In
+# the hand-written corpus they are much rarer on unsafe texts (6-16 %) than on safe ones (15-25 %),
+# which taught the head that a music framing means "safe" ("Songs to Cut To", "Jump From the 12th
+# Floor Sleep Music" passed); a framed copy of a random share of every label makes them uninformative
+FRAMES = (
+    "{} Mix", "{}: Lo-Fi Beats", "{} (Sleep Music)", "{} Anthems", "{}: Late Night Mix", "{} Playlist",
+    "{} Sessions", "{}: Ambient Set", "{} Radio", "{} Vibes", "{} Jams", "{} Party Mix", "{}: The Podcast",
+    "{} Soundtrack", "{}: Workout Edition", "{} Hits", "{} Essentials", "{}: Deep Cuts", "{} Lo-Fi",
+    "{} Techno", "{}: Road Trip Songs", "{} Chill Beats", "{}: Study Music", "{} Unplugged",
+    "{}: Friday Night Set", "{} Karaoke", "{} (Acoustic)", "{}: Throwback Hits", "{} - Remix",
+    "Songs for {}", "Music to {}", "Lo-Fi {}", "Late Night {}", "Playlist: {}", "Beats for {}",
+    "{} | Episode 4", "{}: A Tagline", "\"{}\" and Other Hits", "Sunday {}", "{} on Repeat",
+)
+
+
+def framed_rows(rows: Sequence[dict], rate: float, seed: int = 0) -> list[dict]:
+    """Copies of a random ``rate`` share of ``rows`` (any label; texts up to 60 characters) wrapped in
+    a random playlist framing from ``FRAMES``, with their labels. Deterministic for a seed."""
+    rng = np.random.default_rng(seed + 7919)
+    out: list[dict] = []
+    for r in rows:
+        if rng.random() >= rate:
+            continue
+        frame = FRAMES[int(rng.integers(len(FRAMES)))]
+        core = r["text"].strip().rstrip(".!")
+        if len(core) > 60:
+            continue
+        out.append({**r, "text": frame.format(core), "framed": True})
+    return out
+
+
 def _model_dir() -> Path:
     from genperso.config import get_settings
     from genperso.models.embed import _package_model_dir
@@ -331,7 +363,10 @@ def cross_validate(rows: Sequence[dict], cfg: FinetuneConfig = FinetuneConfig(),
     head = np.zeros((len(rows), len(CLASSES)), np.float32)
     t0 = time.perf_counter()
     for f, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=cfg.seed).split(texts, y)):
-        adapter, (v_te, v_anc) = train_adapter([texts[i] for i in tr], y[tr], cfg,
+        extra = framed_rows([rows[i] for i in tr], cfg.frame_rate, cfg.seed + f)
+        tr_texts = [texts[i] for i in tr] + [head_input(r["text"]) for r in extra]
+        tr_y = np.concatenate([y[tr], np.asarray([CLASSES.index(r["label"]) for r in extra], dtype=y.dtype)])
+        adapter, (v_te, v_anc) = train_adapter(tr_texts, tr_y, cfg,
                                                also_encode=([texts[i] for i in te], anchors.texts))
         vecs[te] = v_te
         anchor_vecs[f] = v_anc
@@ -397,11 +432,12 @@ def train(corpus: Path = CORPUS, cfg: FinetuneConfig = FinetuneConfig(), adapter
     from .text import head_input
 
     rows = load_corpus(corpus)
-    texts = [head_input(r["text"]) for r in rows]
-    y = np.asarray([CLASSES.index(r["label"]) for r in rows])
+    train_rows = list(rows) + framed_rows(rows, cfg.frame_rate, cfg.seed)
+    texts = [head_input(r["text"]) for r in train_rows]
+    y = np.asarray([CLASSES.index(r["label"]) for r in train_rows])
     adapter, _ = train_adapter(texts, y, cfg)
     sha = corpus_sha256(corpus)
-    adapter.meta.update({"corpus_sha256": sha, "n": len(rows)})
+    adapter.meta.update({"corpus_sha256": sha, "n": len(rows), "n_framed": len(train_rows) - len(rows)})
     save_adapter(adapter, adapter_out)
     meta = {"version": ADAPTER_VERSION, "corpus_sha256": sha, "n": len(rows), "classes": list(CLASSES),
             "encoder": f"adapter@{adapter.fingerprint}", "config": cfg.as_dict()}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .normalize import Normalised, word_variants
 from .slang import EXTRA, EXTRA_AMBIGUOUS, INNOCENT, pattern_hits
 
-__all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in"]
+__all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in", "resolve_mask"]
 
 LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
     "profanity": {
@@ -149,6 +149,32 @@ _MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
     for term in lists[kind]
     if " " not in term and cat in ("profanity", "sexual", "hate")
 )
+# the other categories' words are masked too ("s*icide", "h*roin"), but their short words collide
+# with innocent ones far more often: they are tried only when most of the word is visible
+_MASK_TARGETS_VISIBLE: tuple[tuple[str, str], ...] = tuple(
+    (cat, term)
+    for cat, lists in LEXICON.items()
+    for kind in ("strong", "weak")
+    for term in lists[kind]
+    if " " not in term and "-" not in term and len(term) >= 5 and cat not in ("profanity", "sexual", "hate")
+)
+
+
+def resolve_mask(pattern: str) -> tuple[str, str] | None:
+    """A masked word's pattern ("^s.icide$") -> (category, term) it stands for, or None."""
+    rx = re.compile(pattern)
+    for cat, term in _MASK_TARGETS:
+        if rx.match(term):
+            return cat, term
+    body = pattern[1:-1]
+    hidden = body.count(".") - body.count("\\.")
+    visible = len(re.sub(r"\\(.)", r"\1", body)) - hidden
+    if visible < 3 or hidden * 3 > visible + hidden:
+        return None
+    for cat, term in _MASK_TARGETS_VISIBLE:
+        if rx.match(term):
+            return cat, term
+    return None
 
 
 @dataclass(frozen=True)
@@ -214,14 +240,20 @@ def scan(norm: Normalised) -> LexHit:
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
     resolved = list(norm.words)
-    for pattern in norm.masks:
-        rx = re.compile(pattern)
-        for cat, term in _MASK_TARGETS:
-            if rx.match(term):
-                kind = "strong" if term in LEXICON[cat]["strong"] else "weak"
-                (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
-                resolved.append(term)
-                break
+    # a resolved mask takes its word's place in the text the embedder sees ("is the answer" ->
+    # "suicide is the answer"); inserted from the back so earlier positions stay valid
+    at = norm.mask_at if len(norm.mask_at) == len(norm.masks) else (len(resolved),) * len(norm.masks)
+    found: list[tuple[int, str]] = []
+    for pattern, pos in zip(norm.masks, at):
+        hit = resolve_mask(pattern)
+        if hit is None:
+            continue
+        cat, term = hit
+        kind = "strong" if term in LEXICON[cat]["strong"] else "weak"
+        (strong if kind == "strong" else weak).setdefault(cat, []).append(term)
+        found.append((pos, term))
+    for pos, term in sorted(found, key=lambda x: x[0], reverse=True):
+        resolved.insert(pos, term)
     variants = [word_variants(w) for w in norm.words]
     flat = set().union(*variants) if variants else set()
     shortest = [min(v, key=len) for v in variants]

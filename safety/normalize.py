@@ -33,6 +33,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _MASK_CHARS = "*#%_"
 _TOKEN_RE = re.compile(r"[^\s]+")
 _SPACED_RE = re.compile(r"(?<![\w*])((?:[a-z0-9@$!*][\s.\-_·•]{1,2}){2,}[a-z0-9@$!*])(?![\w*])")
+_NUMBER_UNIT_RE = re.compile(r"^\d+(?:[.,]\d+)?(?:st|nd|rd|th|s|am|pm|k|m|x|h|hr|hrs|d|min|mins|mg|ml|kg|km|g|lb|lbs"
+                             r"|mph|bpm|p|fps|v|cm|mm|ft|gb|mb)$")
 _EDGE_PUNCT = "\"'“”‘’`.,;:()[]{}<>«»?¿¡~^&=/\\"
 
 
@@ -42,6 +44,7 @@ class Normalised:
     words: tuple[str, ...]  # its words
     masks: tuple[str, ...]  # regex patterns for masked words (e.g. "^f...$")
     obfuscated: bool  # something had to be undone
+    mask_at: tuple[int, ...] = ()  # per mask, the index in ``words`` where it stood
 
 
 def fold(text: str) -> str:
@@ -56,8 +59,9 @@ def _deleet(token: str) -> str:
     if not core:
         return ""
     letters = sum(ch.isalpha() for ch in core)
-    # a pure number stays a number ("2024", "4 minute"); mixed tokens are decoded ("sh1t", "@ss")
-    if letters == 0 and not any(ch in "@$" for ch in core):
+    # a pure number stays a number ("2024", "4 minute"), so does a number with its unit or ordinal
+    # ("12th", "90s", "5am", "1080p"); mixed tokens are decoded ("sh1t", "@ss")
+    if (letters == 0 and not any(ch in "@$" for ch in core)) or _NUMBER_UNIT_RE.match(core):
         return core
     return core.translate(_LEET)
 
@@ -87,6 +91,7 @@ def normalise(text: str) -> Normalised:
         obfuscated = True
     words: list[str] = []
     masks: list[str] = []
+    mask_at: list[int] = []
     for tok in _TOKEN_RE.findall(joined):
         core = tok.strip(_EDGE_PUNCT + "!").lstrip("#*_")
         tok = core
@@ -94,6 +99,7 @@ def normalise(text: str) -> Normalised:
             body = _deleet(core.replace("*", "\x00").replace("#", "\x01")).replace("\x00", "*").replace("\x01", "#")
             pattern = "".join("." if ch in _MASK_CHARS else re.escape(ch) for ch in body)
             masks.append(f"^{pattern}$")
+            mask_at.append(len(words))
             obfuscated = True
             continue
         d = _deleet(tok)
@@ -109,4 +115,5 @@ def normalise(text: str) -> Normalised:
             part = part.strip("'")
             if part:
                 words.append(part)
-    return Normalised(text=" ".join(words), words=tuple(words), masks=tuple(masks), obfuscated=obfuscated)
+    return Normalised(text=" ".join(words), words=tuple(words), masks=tuple(masks), obfuscated=obfuscated,
+                      mask_at=tuple(mask_at))

@@ -31,8 +31,10 @@
 With the fine-tuned head the zero-shot scorer of step 3 is off (``ZERO_SHOT_WITH_ADAPTER``):
 cross-validation shows it adds false positives faster than recall. It remains the scorer of the
 gate on the stock encoder (``TextClassifier(head=False)``, or a head fit by
-``python -m safety.train_head`` on stock vectors). All constants of steps 5 and 6 were chosen by
-5-fold cross-validation on the training corpus, never on the evaluation set.
+``python -m safety.train_head`` on stock vectors). The constants of steps 5 and 6 were chosen by
+5-fold cross-validation on the training corpus, except the head's knees (``HEAD_MEDIUM_P``,
+``HEAD_HIGH_P``), chosen on evaluation rounds 4-7 as validation data; later rounds are the
+held-out test (``assets/safety_eval/README.md``).
 """
 
 from __future__ import annotations
@@ -86,24 +88,30 @@ GATE_RAMP = 0.10
 # so a clear lead keeps the full score and adult review/block tiers are unaffected).
 AMBIGUOUS_MARGIN = 0.05
 # the supervised head's probability that reaches the medium (kids: block) and the high (adult:
-# review) tier. Chosen by 5-fold cross-validation on the training corpus (``python -m safety.finetune
-# --cv``; 4,502 texts), never on the evaluation set. Out of fold, zero-shot off, veto on:
+# review) tier. Chosen on evaluation rounds 4-7 as validation data (the sweep is
+# ``python bench/safety.py --knees 4,5,6,7``), never on the rounds held out for this gate
+# (8 and later), by a rule fixed before the sweep: the lowest pair whose kids hard-negative FPR and
+# plain-safe FPR both stay <= 0.040 (a point of margin under the 5 % target). Rounds 4-7, veto on:
 #   knees      kids recall  adult severe  hard-neg FPR kids  plain-safe FPR kids
-#   0.60/0.65  0.805        0.739         0.072              0.032
-#   0.50/0.60  0.844        0.756         0.082              0.037
-#   0.40/0.50  0.869        0.785         0.096              0.053
-#   0.30/0.45  0.885        0.802         0.103              0.060
-# 0.50/0.60: below it each point of recall costs about a point of plain-title false positives
-# ("Night Ride" blocked for kids), which every ordinary generated title would pay
-HEAD_MEDIUM_P = 0.50
-HEAD_HIGH_P = 0.60
-# the zero-shot anchor scorer alongside the fine-tuned head (same cross-validation, no veto): at
+#   0.90/0.93  0.909        0.901         0.024              0.009
+#   0.80/0.85  0.946        0.925         0.036              0.028
+#   0.75/0.80  0.958        0.939         0.039              0.028
+#   0.70/0.75  0.965        0.944         0.048              0.028
+#   0.60/0.65  0.977        0.957         0.051              0.037
+#   0.50/0.60  0.984        0.968         0.054              0.037
+# (rounds 6 and 7 flatter recall: their misses steered training batches 3 and 4; see
+# assets/safety_train/README.md). The head trained with framed copies is surer of itself than the
+# earlier one, so its knees sit higher than the 0.50/0.60 that 5-fold cross-validation chose for the
+# earlier head (``python -m safety.finetune --cv``, 4,502 texts).
+HEAD_MEDIUM_P = 0.75
+HEAD_HIGH_P = 0.80
+# the zero-shot anchor scorer alongside the fine-tuned head (that cross-validation, no veto): at
 # knees 0.60/0.65 it lifts kids recall 0.814 -> 0.850 but hard-negative FPR 0.096 -> 0.133; the head
 # alone reaches that recall at lower FPR (0.853 at 0.105 with knees 0.50/0.60)
 ZERO_SHOT_WITH_ADAPTER = False
 # the head overrules a category's lexical/zero-shot evidence when it gives the text "safe" at least
 # HEAD_VETO_SAFE_P and the category at most HEAD_VETO_P: the score is capped at HEAD_VETO_CAP
-# (below every profile's block threshold). None: no veto. Same cross-validation, knees 0.50/0.60:
+# (below every profile's block threshold). None: no veto. That cross-validation, knees 0.50/0.60:
 # hard-negative FPR kids 0.105 -> 0.082, adult 0.070 -> 0.053, for kids recall 0.853 -> 0.844
 # (on the earlier 3,504-text corpus, 0.90 vs 0.97 for "safe" and 0.02 vs 0.05 for the category
 # differed by < 0.5 point)
@@ -270,7 +278,7 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm-lora+head-2026-11-24.14"
+    version = "text-lex+pc+minilm-lora+head-2026-11-24.15"
 
     def __init__(self, *, head: bool = True, zero_shot: bool | None = None) -> None:
         from genperso.models.embed import get_embedder

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety.finetune import ADAPTER_FILE, ADAPTER_VERSION, Adapter, FinetuneConfig, load_adapter, merged_state, \
-    save_adapter, train_adapter
+from safety.finetune import ADAPTER_FILE, ADAPTER_VERSION, FRAMES, Adapter, FinetuneConfig, framed_rows, load_adapter, \
+    merged_state, save_adapter, train_adapter
 from safety.text import HEAD_FILE, head_input, load_head
 from safety.train_head import CLASSES, CORPUS, corpus_sha256, load_corpus
 
@@ -28,6 +28,30 @@ def test_shipped_adapter_belongs_to_the_head_and_the_corpus() -> None:
     assert adapter.meta["version"] == ADAPTER_VERSION
     assert np.array_equal(adapter.head_w, head.w) and np.array_equal(adapter.head_b, head.b)
     assert ADAPTER_FILE.stat().st_size < 4_000_000  # low-rank factors only, not a copy of the model
+
+
+def test_framed_copies_keep_labels_cover_every_label_and_are_deterministic() -> None:
+    rows = load_corpus(CORPUS)
+    framed = framed_rows(rows, 0.5, seed=3)
+    assert framed == framed_rows(rows, 0.5, seed=3)
+    assert framed != framed_rows(rows, 0.5, seed=4)
+    by_text = {r["text"].strip().rstrip(".!"): r for r in rows}
+    labels = {r["label"] for r in rows}
+    share = {lab: sum(f["label"] == lab for f in framed) / sum(r["label"] == lab for r in rows) for lab in labels}
+    # every label is framed at about the same rate, so a framing says nothing about the label
+    assert all(0.4 < v < 0.6 for v in share.values()), share
+    for f in framed[:200]:
+        cores = [t for t in FRAMES if _unframe(t, f["text"]) in by_text]
+        assert cores, f["text"]
+        assert by_text[_unframe(cores[0], f["text"])]["label"] == f["label"]
+    assert framed_rows(rows, 0.0) == []
+
+
+def _unframe(template: str, text: str) -> str | None:
+    pre, _, post = template.partition("{}")
+    if text.startswith(pre) and text.endswith(post) and len(text) > len(pre) + len(post):
+        return text[len(pre): len(text) - len(post)]
+    return None
 
 
 def test_merge_adds_the_low_rank_update() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from genperso.errors import InvalidInput
 from safety import check_texts, load_policy, policy_version
+from safety.lexicon import resolve_mask, scan
 from safety.normalize import normalise
 from safety.policy import reset_policy
 
@@ -65,6 +66,27 @@ def test_normalise_undoes_obfuscation() -> None:
     assert normalise("Top 40 Hits 2024").words == ("top", "40", "hits", "2024")
     assert normalise("Dance!!!").words == ("dance",)
     assert not normalise("A Star Is Born").obfuscated
+    # numbers with a unit or an ordinal are numbers, not leetspeak
+    assert normalise("Jump From the 12th Floor").words == ("jump", "from", "the", "12th", "floor")
+    assert normalise("90s Hits at 5am, 1080p").words == ("90s", "hits", "at", "5am", "1080p")
+
+
+@pytest.mark.parametrize(("text", "resolved", "category"), [
+    ("F*** this job", "fuck this job", "profanity"),
+    ("S*icide Is the Answer", "suicide is the answer", "self_harm"),  # any category, in its place
+    ("buy h*roin here", "buy heroin here", "drugs"),
+    ("sh*t happens, f*** it", "shit happens fuck it", "profanity"),
+])
+def test_masked_words_resolve_in_place(text: str, resolved: str, category: str) -> None:
+    hit = scan(normalise(text))
+    assert hit.resolved_text == resolved
+    assert category in hit.strong or category in hit.weak
+
+
+@pytest.mark.parametrize("pattern", ["^sh.ll$", "^wh..l$", "^bl.nk$", "^k.ll$", "^h...in$", "^s..c..e$"])
+def test_masks_of_innocent_or_mostly_hidden_words_stay_unresolved(pattern: str) -> None:
+    # outside profanity/sexual/hate, a word resolves only when at least two thirds of it show
+    assert resolve_mask(pattern) is None
 
 
 @pytest.mark.parametrize("text", HARD_NEGATIVES)
@@ -96,11 +118,8 @@ AMBIGUOUS_POSITIVES = [
 ]
 
 
-# known misses of the shipped gate (fine-tuned head), kept as strict xfails so a fix shows up; the
-# zero-shot gate on the stock encoder gets them right (tests below) but has more false positives
-# overall (see safety.text.ZERO_SHOT_WITH_ADAPTER and README "Known limit")
-HEAD_KNOWN_FP = pytest.mark.xfail(strict=True, reason="fine-tuned head: sexual 0.79 on a series title")
-HEAD_KNOWN_MISS = pytest.mark.xfail(strict=True, reason="fine-tuned head misses this cue-less phrasing")
+# the zero-shot gate on the stock encoder (no fine-tuned head) is tested on its own below; it has
+# more false positives overall than the shipped gate (see safety.text.ZERO_SHOT_WITH_ADAPTER)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +131,7 @@ def zero_shot() -> "TextClassifier":
     return clf
 
 
-@pytest.mark.parametrize("text", [pytest.param(t, marks=HEAD_KNOWN_FP) if t.startswith("Sex and") else t
-                                  for t in AMBIGUOUS_NEGATIVES])
+@pytest.mark.parametrize("text", AMBIGUOUS_NEGATIVES)
 def test_ambiguous_cues_alone_are_allowed_for_kids(text: str) -> None:
     v = check_texts([text], profile="kids")[0]
     assert v.decision == "allow", v.to_dict()
@@ -269,8 +287,18 @@ def test_zero_shot_scorer_flags_texts_without_any_cue(case: Case, zero_shot: "Te
     assert max(s, key=s.get) == case.label and s[case.label] >= 0.35, s
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=HEAD_KNOWN_MISS) if c.label == "sexual" else c
-                                  for c in UNCUED_POSITIVES], ids=lambda c: c.text)
+@pytest.mark.parametrize("case", UNCUED_POSITIVES, ids=lambda c: c.text)
 def test_the_gate_flags_texts_without_any_cue(case: Case) -> None:
     v = check_texts([case.text], profile="kids")[0]
     assert v.decision == "block" and v.label == case.label, v.to_dict()
+
+
+# the shipped gate's known false positives on titles with a bare number (README "Known limit"),
+# strict xfails so a fix shows up; numbered titles in general pass (first cases)
+@pytest.mark.parametrize("text", [
+    "Top 40 Hits 2024", "Apollo 13 Soundtrack", "Episode 14: The Finale", "Rock Anthems 1969",
+    pytest.param("Ocean Sounds 8 Hours", marks=pytest.mark.xfail(strict=True, reason="head: self_harm on a number")),
+    pytest.param("Family Beats 234", marks=pytest.mark.xfail(strict=True, reason="head: hate on a number")),
+])
+def test_numbered_titles_are_allowed_for_kids(text: str) -> None:
+    assert check_texts([text], profile="kids")[0].decision == "allow"
