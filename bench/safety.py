@@ -97,44 +97,25 @@ def by_round_table() -> dict:
     return out
 
 
-KNEE_GRID = ((0.9, 0.93), (0.8, 0.85), (0.75, 0.8), (0.7, 0.75), (0.6, 0.65), (0.5, 0.6), (0.4, 0.5), (0.3, 0.45))
-
-
 def knee_sweep(rounds: set[int]) -> list[dict]:
     """The gate's figures on the given writing rounds for each pair of head knees (``HEAD_MEDIUM_P``,
     ``HEAD_HIGH_P``): how the shipped knees were chosen, on validation rounds only."""
-    from profanity_check import predict_prob
-
     from safety import text as T
-    from safety.train_head import _figures
+    from safety.finetune import KNEES, knee_figures
 
     rows = [r for r in load_eval("all") if row_round(r) in rounds]
     if not rows:
         raise SystemExit(f"no evaluation rows in rounds {sorted(rounds)}")
-    clf = T.TextClassifier()
-    lex = [T.analyse_text(r["text"]) for r in rows]
-    pc = np.zeros(len(rows), np.float32)
-    idx = [i for i, a in enumerate(lex) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
-    if idx:
-        pc[idx] = predict_prob([lex[i].lex.resolved_text for i in idx])
-    sem, sim, head = clf._semantic([a.lex.resolved_text or r["text"] for a, r in zip(lex, rows)])
+    sem, sim, head = T.TextClassifier()._semantic([T.head_input(r["text"]) for r in rows])
+    out = knee_figures(rows, sem, sim, head, KNEES, T.HEAD_VETO_SAFE_P)
     table = Table(title=f"Head knees on rounds {','.join(map(str, sorted(rounds)))} (n={len(rows)}; "
                         f"shipped {T.HEAD_MEDIUM_P}/{T.HEAD_HIGH_P})")
     for col in ("knees", "kids recall", "adult severe recall", "kids hard-neg FPR", "plain-safe FPR kids"):
         table.add_column(col, justify="right")
-    saved = (T.HEAD_MEDIUM_P, T.HEAD_HIGH_P)
-    out: list[dict] = []
-    try:
-        for med, high in KNEE_GRID:
-            T.HEAD_MEDIUM_P, T.HEAD_HIGH_P = med, high
-            sc = np.asarray([[T.combine_scores(lex[i], sem[i], sim[i], float(pc[i]), True, head[i]).scores[c]
-                              for c in CONTENT_CATEGORIES] for i in range(len(rows))])
-            fig = _figures(sc, rows)
-            out.append({"knees": [med, high], **fig})
-            table.add_row(f"{med:.2f}/{high:.2f}", f"{fig['recall_unsafe_kids']:.3f}", f"{fig['recall_severe_adult']:.3f}",
-                          f"{fig['hard_negative_fpr_kids']:.3f}", f"{fig['plain_safe_fpr_kids']:.3f}")
-    finally:
-        T.HEAD_MEDIUM_P, T.HEAD_HIGH_P = saved
+    for fig in out:
+        med, high = fig["knees"]
+        table.add_row(f"{med:.2f}/{high:.2f}", f"{fig['recall_unsafe_kids']:.3f}", f"{fig['recall_severe_adult']:.3f}",
+                      f"{fig['hard_negative_fpr_kids']:.3f}", f"{fig['plain_safe_fpr_kids']:.3f}")
     console.print(table)
     return out
 
@@ -281,7 +262,6 @@ def throughput(n: int = 2000) -> dict:
            "benign_flagged_kids": sum(v.decision != "allow" for v in verdicts) / n}
     # the same kind of texts (fresh, uncached) through the classifier in "cued" mode, and the
     # lexical pre-pass alone
-    from safety.base import get_classifier
     from safety.text import analyse_text
 
     fresh = [t + " x" for t in texts]

@@ -31,10 +31,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .base import CONTENT_CATEGORIES
-from .train_head import CLASSES, CORPUS, HEAD_FILE, corpus_sha256, load_corpus
+from .train_head import CLASSES, CORPUS, HEAD_FILE, corpus_sha256, load_corpus, predict_proba
 
 __all__ = ["ADAPTER_FILE", "ADAPTER_VERSION", "TARGETS", "FRAMES", "FinetuneConfig", "Adapter", "framed_rows",
-           "train_adapter", "load_adapter", "save_adapter", "merged_state", "cross_validate", "main"]
+           "train_adapter", "load_adapter", "save_adapter", "merged_state", "cross_validate", "KNEES", "knee_figures",
+           "main"]
 
 ADAPTER_FILE = Path(__file__).resolve().parent / "adapter.npz"
 ADAPTER_VERSION = "lora-2026-11-24.2"
@@ -335,13 +336,6 @@ def train_adapter(texts: Sequence[str], y: np.ndarray, cfg: FinetuneConfig = Fin
     return adapter, encoded
 
 
-def head_proba(vecs: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    z = vecs.astype(np.float32) @ w.T + b
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=1, keepdims=True)
-
-
 # --- cross-validation of the whole gate --------------------------------------------------------
 
 
@@ -371,7 +365,7 @@ def cross_validate(rows: Sequence[dict], cfg: FinetuneConfig = FinetuneConfig(),
         vecs[te] = v_te
         anchor_vecs[f] = v_anc
         fold_of[te] = f
-        head[te] = head_proba(v_te, adapter.head_w, adapter.head_b)
+        head[te] = predict_proba(v_te, adapter.head_w, adapter.head_b)
         print(f"fold {f + 1}/{folds} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     if out is not None:
         np.savez_compressed(out, vecs=vecs, anchors=anchor_vecs, fold=fold_of, head=head, y=y)
@@ -382,47 +376,56 @@ def cross_validate(rows: Sequence[dict], cfg: FinetuneConfig = FinetuneConfig(),
     return res
 
 
-KNEES = ((0.6, 0.65), (0.5, 0.6), (0.45, 0.55), (0.4, 0.5), (0.35, 0.475), (0.3, 0.45))
+# head knee pairs (HEAD_MEDIUM_P, HEAD_HIGH_P) tried by the cross-validation and ``bench/safety.py --knees``
+KNEES = ((0.9, 0.93), (0.8, 0.85), (0.75, 0.8), (0.7, 0.75), (0.6, 0.65), (0.5, 0.6), (0.45, 0.55), (0.4, 0.5),
+         (0.35, 0.475), (0.3, 0.45))
 
 
-def gate_grid(rows: Sequence[dict], anchors: Any, anchor_vecs: np.ndarray, fold: np.ndarray, vecs: np.ndarray,
-              head: np.ndarray) -> list[dict]:
-    """Out-of-fold gate figures (``safety.train_head._figures``: kids/adult recall, hard-negative and
-    plain-safe FPR) for each head knee pair, with and without the zero-shot scorer and the veto."""
-    from profanity_check import predict_prob
-
+def knee_figures(rows: Sequence[dict], sem: np.ndarray, sim: np.ndarray, head: np.ndarray,
+                 knees: Sequence[tuple[float, float]] = KNEES, veto: float | None = None) -> list[dict]:
+    """The gate's figures (``safety.train_head._figures``: kids/adult recall, hard-negative and
+    plain-safe FPR) on ``rows`` for each knee pair, from precomputed zero-shot ``sem``/``sim`` and
+    head probabilities (n, 7) each; ``veto``: ``HEAD_VETO_SAFE_P`` for the run (None: no veto)."""
     from . import text as T
     from .train_head import _figures
 
     lex = [T.analyse_text(r["text"]) for r in rows]
-    pc = np.zeros(len(rows), np.float32)
-    idx = [i for i, a in enumerate(lex) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
-    if idx:
-        pc[idx] = predict_prob([lex[i].lex.resolved_text for i in idx])
+    pc = T.profanity_check_probs(lex)
+    saved = (T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P)
+    out = []
+    try:
+        for med, high in knees:
+            T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P = med, high, veto
+            sc = np.asarray([[T.combine_scores(lex[i], sem[i], sim[i], float(pc[i]), True, head[i]).scores[c]
+                              for c in CONTENT_CATEGORIES] for i in range(len(rows))])
+            out.append({"knees": [med, high], **_figures(sc, rows)})
+    finally:
+        T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P = saved
+    return out
+
+
+def gate_grid(rows: Sequence[dict], anchors: Any, anchor_vecs: np.ndarray, fold: np.ndarray, vecs: np.ndarray,
+              head: np.ndarray) -> list[dict]:
+    """Out-of-fold gate figures (``knee_figures``) for each head knee pair, with and without the
+    zero-shot scorer and the veto."""
+    from . import text as T
+
     sem = np.zeros_like(head)
     sim = np.zeros_like(head)
     for f in np.unique(fold):
         m = fold == f
         sem[m], sim[m] = T.semantic_scores(vecs[m], anchor_vecs[f], anchors.owners)
     out = []
-    saved = {k: getattr(T, k) for k in ("HEAD_MEDIUM_P", "HEAD_HIGH_P", "HEAD_VETO_SAFE_P")}
-    try:
-        for zero_shot in (False, True):
-            for veto in (saved["HEAD_VETO_SAFE_P"] or 0.97, None):
-                for med, high in KNEES:
-                    T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P = med, high, veto
-                    s0 = sem if zero_shot else np.zeros_like(sem)
-                    sc = np.asarray([[T.combine_scores(lex[i], s0[i], sim[i], float(pc[i]), True, head[i]).scores[c]
-                                      for c in CONTENT_CATEGORIES] for i in range(len(rows))])
-                    fig = _figures(sc, rows)
-                    out.append({"zero_shot": zero_shot, "veto": veto, "knees": [med, high], **fig})
-                    print(f"zero_shot={zero_shot!s:5} veto={veto!s:4} knees={med}/{high}: kids recall "
-                          f"{fig['recall_unsafe_kids']:.3f}, adult severe {fig['recall_severe_adult']:.3f}, hard-neg "
-                          f"FPR kids {fig['hard_negative_fpr_kids']:.3f} adult {fig['hard_negative_fpr_adult']:.3f}, "
-                          f"plain-safe FPR kids {fig['plain_safe_fpr_kids']:.3f}", file=sys.stderr, flush=True)
-    finally:
-        for k, v in saved.items():
-            setattr(T, k, v)
+    for zero_shot in (False, True):
+        for veto in (T.HEAD_VETO_SAFE_P or 0.97, None):
+            s0 = sem if zero_shot else np.zeros_like(sem)
+            for fig in knee_figures(rows, s0, sim, head, KNEES, veto):
+                out.append({"zero_shot": zero_shot, "veto": veto, **fig})
+                med, high = fig["knees"]
+                print(f"zero_shot={zero_shot!s:5} veto={veto!s:4} knees={med}/{high}: kids recall "
+                      f"{fig['recall_unsafe_kids']:.3f}, adult severe {fig['recall_severe_adult']:.3f}, hard-neg "
+                      f"FPR kids {fig['hard_negative_fpr_kids']:.3f} adult {fig['hard_negative_fpr_adult']:.3f}, "
+                      f"plain-safe FPR kids {fig['plain_safe_fpr_kids']:.3f}", file=sys.stderr, flush=True)
     return out
 
 

@@ -56,7 +56,8 @@ from .normalize import Normalised, normalise
 from .policy import Rules
 
 __all__ = ["TextClassifier", "TextAnalysis", "analyse_text", "rule_scores", "EXEMPLARS_FILE", "HEAD_FILE", "Head",
-           "load_head", "head_input", "head_score", "combine_head", "combine_scores", "semantic_scores"]
+           "load_head", "head_input", "head_score", "combine_head", "combine_scores", "semantic_scores",
+           "profanity_check_probs"]
 
 EXEMPLARS_FILE = Path(__file__).resolve().parent / "exemplars.toml"
 HEAD_FILE = Path(__file__).resolve().parent / "head.npz"
@@ -136,6 +137,18 @@ def head_input(text: str) -> str:
     """The text the embedder (and so the head) sees: normalised, masks resolved, innocent-compound
     cue words left out."""
     return analyse_text(text).lex.resolved_text or text
+
+
+def profanity_check_probs(analyses: Sequence[TextAnalysis], predict_prob: Any = None) -> np.ndarray:
+    """alt-profanity-check's probability for each text with a profanity cue (0 for the others: the
+    model is only asked where the lexicon saw swearing)."""
+    if predict_prob is None:
+        from profanity_check import predict_prob
+    pc = np.zeros(len(analyses), dtype=np.float32)
+    idx = [i for i, a in enumerate(analyses) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
+    if idx:
+        pc[idx] = predict_prob([analyses[i].lex.resolved_text for i in idx])
+    return pc
 
 
 def head_score(category: str, head_p: float) -> float:
@@ -348,10 +361,7 @@ class TextClassifier(Classifier):
     def classify_batch(self, artifacts: list[Any], *, semantic_mode: str = "all") -> list[Scores]:
         texts = [a if isinstance(a, str) else str(a) for a in artifacts]
         analyses = [analyse_text(t) for t in texts]
-        prof_idx = [i for i, a in enumerate(analyses) if "profanity" in a.lex.strong or "profanity" in a.lex.weak]
-        pc = np.zeros(len(texts), dtype=np.float32)
-        if prof_idx:
-            pc[prof_idx] = self._predict_prob([analyses[i].lex.resolved_text for i in prof_idx])
+        pc = profanity_check_probs(analyses, self._predict_prob)
         sem_idx = [i for i, a in enumerate(analyses) if semantic_mode == "all" or a.lex.cued]
         sem = np.zeros((len(texts), 1 + len(CONTENT_CATEGORIES)), dtype=np.float32)
         sim = np.zeros_like(sem)

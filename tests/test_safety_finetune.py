@@ -103,3 +103,28 @@ def test_the_gate_runs_on_the_adapted_encoder() -> None:
     y = np.asarray([CLASSES.index(r["label"]) for r in load_corpus()[::25]])
     acc = float((load_head().proba(x).argmax(axis=1) == y).mean())
     assert acc >= 0.9, acc  # its own training texts
+
+
+def test_knee_figures_at_the_shipped_knees_match_the_served_gate() -> None:
+    """The sweep that chose the knees (``bench/safety.py --knees``) scores texts exactly as the
+    served gate does, and leaves the gate's constants as it found them."""
+    from safety import check_texts
+    from safety import text as T
+    from safety.finetune import knee_figures
+
+    rows = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "assets" / "safety_eval" /
+                                          "texts.jsonl").read_text(encoding="utf-8").splitlines()[::8]]
+    shipped = (T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P)
+    sem, sim, head = T.TextClassifier()._semantic([head_input(r["text"]) for r in rows])
+    fig = knee_figures(rows, sem, sim, head, [shipped[:2]], shipped[2])[0]
+    assert (T.HEAD_MEDIUM_P, T.HEAD_HIGH_P, T.HEAD_VETO_SAFE_P) == shipped
+    kids = [v.decision != "allow" for v in check_texts([r["text"] for r in rows], profile="kids")]
+    unsafe = [k for k, r in zip(kids, rows) if r["label"] != "safe"]
+    hard = [k for k, r in zip(kids, rows) if r["hard_negative"]]
+    assert unsafe and hard
+    assert fig["recall_unsafe_kids"] == round(sum(unsafe) / len(unsafe), 3)
+    assert fig["hard_negative_fpr_kids"] == round(sum(hard) / len(hard), 3)
+    # another knee pair gives other figures (the sweep does move the knees)
+    loose = knee_figures(rows, sem, sim, head, [(0.3, 0.45)], shipped[2])[0]
+    assert loose["recall_unsafe_kids"] >= fig["recall_unsafe_kids"]
+    assert loose != fig
