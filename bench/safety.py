@@ -2,13 +2,13 @@
 Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
 
     python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
-    python bench/safety.py --knees 4,5,6,7     # the head-knee sweep on validation rounds
+    python bench/safety.py --knees 4,5,6,7,8,9     # the head-knee sweep on validation rounds
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows (rounds 8 and later), written blind for the shipped gate and never used to tune
-it, then a table of the same figures per writing round. Rounds 4-7 were each held out for an
+``heldout`` rows (rounds 10 and later), written blind for the shipped gate and never used to tune
+it, then a table of the same figures per writing round. Rounds 4-9 were each held out for an
 earlier gate; for the shipped gate they are validation data (its head knees were chosen on them,
-and the misses of rounds 6 and 7 steered training batches; see the set's README). "Flagged" means
+and the misses of rounds 6-9 steered training batches; see the set's README). "Flagged" means
 the decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
@@ -55,10 +55,10 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-LATEST_ROUND = 9  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
-# rounds 8 and later were written blind for the shipped gate and never used to tune it; rounds 4-7
+LATEST_ROUND = 11  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
+# rounds 10 and later were written blind for the shipped gate and never used to tune it; rounds 4-9
 # were held out for earlier gates and are the shipped gate's validation data (its knees, ``--knees``)
-HELDOUT_FROM = 8
+HELDOUT_FROM = 10
 
 
 def load_eval(split: str) -> list[dict]:

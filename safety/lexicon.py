@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .multilingual import FOREIGN
 from .normalize import Normalised, word_variants
 from .slang import EXTRA, EXTRA_AMBIGUOUS, INNOCENT, pattern_hits
 
@@ -141,6 +142,10 @@ for _cat, _lists in EXTRA.items():
     for _kind in ("strong", "weak"):
         LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
     AMBIGUOUS[_cat] = AMBIGUOUS[_cat] | EXTRA_AMBIGUOUS[_cat]
+# other languages' swearing, slang and slurs (``multilingual``)
+for _cat, _lists in FOREIGN.items():
+    for _kind in ("strong", "weak"):
+        LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
 
 _MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
     (cat, term)

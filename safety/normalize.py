@@ -28,6 +28,7 @@ _HOMOGLYPHS = str.maketrans({
     "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i",
     "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
 })
+_INVISIBLE = str.maketrans({ch: "" for ch in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")})
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
                        "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "£": "l", "+": "t"})
 _MASK_CHARS = "*#%_"
@@ -47,11 +48,24 @@ class Normalised:
     mask_at: tuple[int, ...] = ()  # per mask, the index in ``words`` where it stood
 
 
+def _strip_accents(t: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
+
+
+def _fold_token(tok: str) -> str:
+    t = _strip_accents(tok.translate(_HOMOGLYPHS)).translate(_HOMOGLYPHS)
+    # a word of another script stays in it ("блять", not the half-Latin "блtь"): homoglyphs are
+    # folded only where the whole word then reads in Latin letters ("Ѕһіt" -> "shit")
+    if any(ch.isalpha() and not ch.isascii() for ch in t):
+        return _strip_accents(tok).translate(_INVISIBLE)
+    return t
+
+
 def fold(text: str) -> str:
-    """Lower-case, NFKC, homoglyphs to ASCII, accents stripped, invisible characters removed."""
-    t = unicodedata.normalize("NFKC", text).lower().translate(_HOMOGLYPHS)
-    t = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
-    return t.translate(_HOMOGLYPHS)
+    """Lower-case, NFKC, homoglyphs to ASCII (in words that then read in Latin letters), accents
+    stripped, invisible characters removed."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    return "".join(_fold_token(tok) for tok in re.split(r"(\s+)", t))
 
 
 def _deleet(token: str) -> str:
@@ -111,7 +125,7 @@ def normalise(text: str) -> Normalised:
             if all(len(x) <= 4 for x in d.split("-")) or min(len(x) for x in d.split("-")) <= 2:
                 words.append(glued)
                 obfuscated = True
-        for part in re.split(r"[^a-z0-9']+", d):
+        for part in re.split(r"[^\w']+|_", d):
             part = part.strip("'")
             if part:
                 words.append(part)
