@@ -5,10 +5,11 @@ Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
     python bench/safety.py --knees 4,5,6,7,8,9     # the head-knee sweep on validation rounds
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows (rounds 10 and later), written blind for the shipped gate and never used to tune
-it, then a table of the same figures per writing round. Rounds 4-9 were each held out for an
-earlier gate; for the shipped gate they are validation data (its head knees were chosen on them,
-and the misses of rounds 6-9 steered training batches; see the set's README). "Flagged" means
+``heldout`` rows (rounds 14 and later), written blind for the shipped gate and never used to tune
+it, then a table of the same figures per writing round. Rounds 4-13 were each held out for an
+earlier gate; for the shipped gate they are validation data (its head knees were chosen on rounds
+4-9, the misses of rounds 6-9 steered training batches and those of rounds 10-13 lexicon changes;
+see the set's README). "Flagged" means
 the decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
@@ -55,10 +56,10 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-LATEST_ROUND = 11  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
-# rounds 10 and later were written blind for the shipped gate and never used to tune it; rounds 4-9
+LATEST_ROUND = 15  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
+# rounds 14 and later were written blind for the shipped gate and never used to tune it; rounds 4-13
 # were held out for earlier gates and are the shipped gate's validation data (its knees, ``--knees``)
-HELDOUT_FROM = 10
+HELDOUT_FROM = 14
 
 
 def load_eval(split: str) -> list[dict]:
@@ -173,8 +174,9 @@ def text_bench(split: str) -> dict:
         "safe_fpr_adult": sum(flag_a[i] for i in safe) / max(1, len(safe)),
         "safe_fpr_kids": sum(flag_k[i] for i in safe) / max(1, len(safe)),
         "plain_safe_fpr_kids": sum(flag_k[i] for i in plain) / max(1, len(plain)),
-        "obfuscated_recall_kids": prf([f for f, r in zip(flag_k, rows) if r["obfuscated"]],
-                                      [True for r in rows if r["obfuscated"]])[1],
+        # unsafe rows only: since round 10 a safe text with a masked innocent word is marked obfuscated too
+        "obfuscated_recall_kids": prf([f for f, r in zip(flag_k, rows) if r["obfuscated"] and r["label"] != "safe"],
+                                      [True for r in rows if r["obfuscated"] and r["label"] != "safe"])[1],
         "per_category": per_cat,
     }
     gp_all = prf(flag_k, unsafe)[0]

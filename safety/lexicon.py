@@ -16,7 +16,7 @@ from .multilingual import FOREIGN
 from .normalize import Normalised, word_variants
 from .slang import EXTRA, EXTRA_AMBIGUOUS, INNOCENT, pattern_hits
 
-__all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in", "resolve_mask"]
+__all__ = ["LexHit", "LEXICON", "AMBIGUOUS", "scan", "phrase_in", "resolve_mask", "squeeze"]
 
 LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
     "profanity": {
@@ -27,8 +27,9 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "piss off", "pissed off", "goddamn", "goddamnit", "dumbass", "jackass", "wtf", "stfu", "fml",
             "fck", "fcking", "fuk", "fuking", "fuq", "phuck", "phucking", "biatch", "sht", "shyt", "azz", "assh0le",
             "effing", "effin", "fing", "f'ing",  # minced "f-ing" ("f-ing" is read as "fing")
+            "ffs", "gtfo", "mofo", "mofos", "fook", "fookin", "fooking", "fooked",  # acronyms, dialect spellings
         ),
-        "weak": ("damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss", "pissed", "dick",
+        "weak": ("feck", "fecking", "damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss", "pissed", "dick",
                  "cock", "prick", "sucks", "suck", "screw", "freaking", "frickin", "bollocks", "bugger"),
     },
     "violence": {
@@ -89,14 +90,14 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
         "strong": ("kill myself", "killing myself", "kms", "end my life", "ending my life", "take my own life",
                    "want to die", "wanna die", "cut myself", "cutting myself", "self harm", "self-harm",
                    "selfharm", "slit my wrists", "hang myself", "suicidal", "commit suicide", "better off dead",
-                   "no reason to live", "starve myself", "end it all", "ending it all", "end it tonight", "purge",
+                   "no reason to live", "starve myself", "end it all", "ending it all", "end it tonight",
                    "thinspiration", "pro ana", "proana"),
         "weak": ("suicide", "die", "dying", "dead", "death", "cut", "cutting", "wrists", "overdose", "pills",
                  "hopeless", "worthless", "end it", "ending it", "disappear", "goodbye", "gone", "pain",
                  "numb", "starve", "starving", "skinny", "anorexia", "bulimia", "jump", "bridge", "noose",
                  "rope", "razor", "blade", "alone", "empty", "tired of", "burden", "miss me", "give up", "without me",
                  "better off", "worthless", "no one cares", "nobody cares",
-                 "no point", "last time", "hurt myself", "myself"),
+                 "no point", "last time", "hurt myself", "myself", "purge"),
     },
 }
 
@@ -125,7 +126,7 @@ AMBIGUOUS: dict[str, frozenset[str]] = {
     )),
     "self_harm": frozenset((
         "jump", "bridge", "gone", "goodbye", "pain", "cut", "cutting", "alone", "empty", "numb", "disappear",
-        "myself", "dead", "death", "die", "dying", "rope", "blade", "skinny", "starve", "starving", "tired of",
+        "myself", "dead", "death", "die", "dying", "rope", "blade", "skinny", "starve", "starving", "tired of", "purge",
         "last time", "give up", "better off", "miss me", "without me", "no point", "end it", "ending it",
     )),
     "hate": frozenset((
@@ -241,10 +242,28 @@ def _substring_strong(word: str) -> str | None:
     return None
 
 
+_RUN3 = re.compile(r"(.)\1{2,}")
+
+
+def squeeze(word: str) -> str:
+    """A word with a letter stretched over three or more ("shooooot", "starrrving") -> the reading
+    the lexicon knows, squeezed to two letters ("shoot") or to one ("starving"), else to two (English
+    has no tripled letters). Other words are returned as they are."""
+    if not _RUN3.search(word):
+        return word
+    two = _RUN3.sub(r"\1\1", word)
+    one = re.sub(r"(.)\1+", r"\1", word)
+    for w in (two, one):
+        if w in _BY_WORD or w in _BY_FIRST_WORD:
+            return w
+    return two
+
+
 def scan(norm: Normalised) -> LexHit:
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
-    resolved = list(norm.words)
+    # stretched letters are squeezed in the text the embedder sees ("weeeed" -> "weed")
+    resolved = [squeeze(w) for w in norm.words]
     # a resolved mask takes its word's place in the text the embedder sees ("is the answer" ->
     # "suicide is the answer"); inserted from the back so earlier positions stay valid
     at = norm.mask_at if len(norm.mask_at) == len(norm.masks) else (len(resolved),) * len(norm.masks)
@@ -262,14 +281,14 @@ def scan(norm: Normalised) -> LexHit:
     variants = [word_variants(w) for w in norm.words]
     flat = set().union(*variants) if variants else set()
     shortest = [min(v, key=len) for v in variants]
-    padded_forms = {" " + " ".join(norm.words) + " "}
+    padded_forms = {" " + " ".join(norm.words) + " ", " " + " ".join(squeeze(w) for w in norm.words) + " "}
     if variants:
         padded_forms.add(" " + " ".join(shortest) + " ")
     # look up the text's words in the term index instead of testing every term against the text
     hits: set[int] = set()
     for w in flat:
         hits.update(_BY_WORD.get(w, ()))
-    for tok in set(norm.words).union(shortest):
+    for tok in set(norm.words).union(shortest, (squeeze(w) for w in norm.words)):
         for i in _BY_FIRST_WORD.get(tok, ()):
             if any(phrase_in(_TERMS[i][2], p) for p in padded_forms):
                 hits.add(i)

@@ -33,7 +33,7 @@ cross-validation shows it adds false positives faster than recall. It remains th
 gate on the stock encoder (``TextClassifier(head=False)``, or a head fit by
 ``python -m safety.train_head`` on stock vectors). The constants of steps 5 and 6 were chosen by
 5-fold cross-validation on the training corpus, except the head's knees (``HEAD_MEDIUM_P``,
-``HEAD_HIGH_P``), chosen on evaluation rounds 4-9 as validation data; later rounds are the
+``HEAD_HIGH_P``), chosen on evaluation rounds 4-9 as validation data; rounds 14 and later are the
 held-out test (``assets/safety_eval/README.md``).
 """
 
@@ -91,8 +91,9 @@ GATE_RAMP = 0.10
 AMBIGUOUS_MARGIN = 0.05
 # the supervised head's probability that reaches the medium (kids: block) and the high (adult:
 # review) tier. Chosen on evaluation rounds 4-9 as validation data (the sweep is
-# ``python bench/safety.py --knees 4,5,6,7,8,9``), never on the rounds held out for this gate
-# (10 and later), by a rule fixed before the sweep: the pair with the most recall whose kids
+# ``python bench/safety.py --knees 4,5,6,7,8,9``), never on later rounds (10-13 were held out for
+# the knees and steered lexicon changes afterwards; 14 and later are held out), by a rule fixed
+# before the sweep: the pair with the most recall whose kids
 # hard-negative FPR and plain-safe FPR both stay <= 0.040 (a point of margin under the 5 % target),
 # over two training seeds (seed 0: only 0.90/0.93 qualified, 0.939 recall; the shipped head is seed
 # 1). Rounds 4-9, n = 1,310, veto on:
@@ -123,6 +124,10 @@ HEAD_VETO_SAFE_P: float | None = 0.97
 HEAD_VETO_P = 0.02
 HEAD_VETO_CAP = 0.3
 VETO_EXEMPT = ("hate", "self_harm")
+# strong terms of those categories that name the topic rather than a method or an intent: awareness,
+# health and band titles use them ("Spotting Self-Harm Signs", "Suicidal Tendencies"), so the head
+# may overrule them like any other category's
+TOPIC_TERMS = frozenset(("self harm", "self-harm", "selfharm", "suicidal"))
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm-lora+head-2026-11-24.16"
+    version = "text-lex+pc+minilm-lora+head-2026-11-24.17"
 
     def __init__(self, *, head: bool = True, zero_shot: bool | None = None) -> None:
         from genperso.models.embed import get_embedder
@@ -422,7 +427,8 @@ def combine_scores(a: TextAnalysis, sem: np.ndarray, sim: np.ndarray, pc: float,
         if cat == "profanity" and (strong or weak) and pc >= 0.5:
             reasons.append(f"alt-profanity-check {pc:.2f}")
         foreign = any(t in FOREIGN_STRONG for t in strong or ()) or any(t in MILD for t in weak or ())
-        if head is not None and vetoed(cat, head[0], head[ci], bool(strong), foreign) and score > HEAD_VETO_CAP:
+        exempt = bool(strong) and any(t not in TOPIC_TERMS for t in strong)
+        if head is not None and vetoed(cat, head[0], head[ci], exempt, foreign) and score > HEAD_VETO_CAP:
             score = HEAD_VETO_CAP
             reasons.append(f"{cat}: cue overruled by the head (safe {float(head[0]):.2f}, {cat} {float(head[ci]):.2f})")
         if head is not None:

@@ -306,3 +306,29 @@ def test_the_gate_flags_texts_without_any_cue(case: Case) -> None:
 ])
 def test_numbered_titles_are_allowed_for_kids(text: str) -> None:
     assert check_texts([text], profile="kids")[0].decision == "allow"
+
+
+@pytest.mark.parametrize(("word", "squeezed"), [
+    ("shooooot", "shoot"), ("weeeed", "weed"), ("starrrving", "starving"), ("fuuuuck", "fuck"), ("hello", "hello"),
+])
+def test_stretched_letters_are_squeezed_to_the_word_the_lexicon_knows(word: str, squeezed: str) -> None:
+    from safety.lexicon import squeeze
+
+    assert squeeze(word) == squeezed
+
+
+def test_stretched_letters_reach_phrases_and_the_embedded_text() -> None:
+    hit = scan(normalise("Shooooot Up in the Stairwell"))
+    assert "shoot up" in hit.strong["drugs"]
+    assert hit.resolved_text.startswith("shoot up")
+
+
+@pytest.mark.parametrize(("text", "decision"), [
+    ("Spring Wardrobe Purge: Declutter With Me", "allow"),  # "purge" is a weak cue, not a method
+    ("Purge After Every Meal", "block"),
+    ("Mental Health Week: Talking About Self-Harm With Teens", "allow"),  # the topic named, not an intent
+    ("I Want to Self-Harm Tonight", "block"),
+    ("FFS, Monday Again", "block"),
+])
+def test_topic_words_and_acronyms(text: str, decision: str) -> None:
+    assert check_texts([text], profile="kids")[0].decision == decision
