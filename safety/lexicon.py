@@ -242,21 +242,19 @@ def _substring_strong(word: str) -> str | None:
     return None
 
 
-_RUN3 = re.compile(r"(.)\1{2,}")
+_RUN3 = re.compile(r"([a-z])\1{2,}")
 
 
 def squeeze(word: str) -> str:
-    """A word with a letter stretched over three or more ("shooooot", "starrrving") -> the reading
-    the lexicon knows, squeezed to two letters ("shoot") or to one ("starving"), else to two (English
-    has no tripled letters). Other words are returned as they are."""
-    if not _RUN3.search(word):
+    """A word with a letter stretched over three or more ("shooooot", "starrrving") -> the lexicon
+    term it spells, squeezed to two letters ("shoot") or to one ("starving"); any other word (a
+    known term such as "xxx", roman numerals, "zzz", numbers) is returned as it is."""
+    if word in _BY_WORD or not _RUN3.search(word):
         return word
-    two = _RUN3.sub(r"\1\1", word)
-    one = re.sub(r"(.)\1+", r"\1", word)
-    for w in (two, one):
-        if w in _BY_WORD or w in _BY_FIRST_WORD:
+    for w in (_RUN3.sub(r"\1\1", word), re.sub(r"([a-z])\1+", r"\1", word)):
+        if w in _BY_WORD:
             return w
-    return two
+    return word
 
 
 def scan(norm: Normalised) -> LexHit:

@@ -23,7 +23,7 @@ _HOMOGLYPHS = str.maketrans({
     # Greek
     "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
     "χ": "x", "Α": "a", "Β": "b", "Ε": "e", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p",
-    "Τ": "t", "Χ": "x", "Υ": "y", "Ζ": "z",
+    "Τ": "t", "Χ": "x", "Υ": "y", "Ζ": "z", "ζ": "z",  # text is lower-cased first: "Ζ" arrives as "ζ"
     # symbols
     "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i",
     "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
@@ -52,12 +52,37 @@ def _strip_accents(t: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
 
 
+# Latin letters that pass for Cyrillic ones inside a Cyrillic word ("пиздeц" with a Latin "e")
+_TO_CYRILLIC = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к",
+                              "m": "м", "t": "т", "b": "в", "h": "н"})
+
+
+def _is_cyrillic(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+def _strip_diacritics(t: str) -> str:
+    """Combining marks dropped after Latin, Greek and Cyrillic letters only: in Indic or Thai script
+    they are the vowels of the word."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKD", t):
+        if unicodedata.combining(ch) and out and (out[-1].isascii() or "\u0370" <= out[-1] <= "\u04ff"):
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
 def _fold_token(tok: str) -> str:
+    if tok and all(unicodedata.combining(ch) for ch in tok):  # a vowel sign between two runs ("स्ते")
+        return tok
     t = _strip_accents(tok.translate(_HOMOGLYPHS)).translate(_HOMOGLYPHS)
     # a word of another script stays in it ("блять", not the half-Latin "блtь"): homoglyphs are
     # folded only where the whole word then reads in Latin letters ("Ѕһіt" -> "shit")
     if any(ch.isalpha() and not ch.isascii() for ch in t):
-        return _strip_accents(tok).translate(_INVISIBLE)
+        t = _strip_diacritics(tok).translate(_INVISIBLE)
+        if any(_is_cyrillic(ch) for ch in t) and all(_is_cyrillic(ch) or ch.isascii() for ch in t if ch.isalpha()):
+            t = t.translate(_TO_CYRILLIC)
+        return t
     return t
 
 
@@ -65,7 +90,9 @@ def fold(text: str) -> str:
     """Lower-case, NFKC, homoglyphs to ASCII (in words that then read in Latin letters), accents
     stripped, invisible characters removed."""
     t = unicodedata.normalize("NFKC", text).lower()
-    return "".join(_fold_token(tok) for tok in re.split(r"(\s+)", t))
+    # decided per run of word characters, so that a letter of another script glued on through
+    # punctuation ("ѕһіt,ж") does not keep the disguised word from folding
+    return "".join(_fold_token(tok) for tok in re.split(r"(\W+)", t))
 
 
 def _deleet(token: str) -> str:
@@ -91,6 +118,22 @@ def word_variants(word: str) -> set[str]:
     if len(word) > 5 and word.endswith("in"):  # dropped g: "bitchin'", "killin" -> "-ing"
         out.add(word + "g")
     return out
+
+
+def _split_words(d: str) -> list[str]:
+    """Words of a token in any script: letters, digits, apostrophes and combining marks (the vowel
+    signs of Devanagari or Thai, which ``\\w`` does not count as word characters)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    for ch in d:
+        if ch.isalnum() or ch == "'" or (cur and unicodedata.category(ch).startswith("M")):
+            cur.append(ch)
+        elif cur:
+            parts.append("".join(cur))
+            cur = []
+    if cur:
+        parts.append("".join(cur))
+    return parts
 
 
 def normalise(text: str) -> Normalised:
@@ -125,7 +168,7 @@ def normalise(text: str) -> Normalised:
             if all(len(x) <= 4 for x in d.split("-")) or min(len(x) for x in d.split("-")) <= 2:
                 words.append(glued)
                 obfuscated = True
-        for part in re.split(r"[^\w']+|_", d):
+        for part in (re.split(r"[^\w']+|_", d) if d.isascii() else _split_words(d)):
             part = part.strip("'")
             if part:
                 words.append(part)

@@ -178,11 +178,13 @@ def combine_head(category: str, score: float, head_p: float, cued: bool = True) 
 def vetoed(category: str, head_safe: float, head_p: float, strong: bool, foreign: bool = False) -> bool:
     """Whether the fine-tuned head is sure enough that a text is safe to overrule a category's
     lexical and zero-shot evidence ("Cocaine Anonymous Meeting Schedule", "blue tits at the
-    feeder"). Never for the strong terms of ``VETO_EXEMPT``: hate's are slurs, which the head never
-    saw (the training corpus spells none out), and self-harm's name methods ("leap from the
-    balcony"), where a confident head has been seen to be wrong; nor for a strong or mild swear word
-    of another language (``foreign``: ``multilingual.FOREIGN_STRONG`` and ``MILD``), which a head
-    trained on English text cannot judge."""
+    feeder"). ``strong``: the category has a strong term other than the topic names of
+    ``TOPIC_TERMS``; the head may never overrule such a term of ``VETO_EXEMPT``: hate's are slurs,
+    which the head never saw (the training corpus spells none out), and self-harm's name methods
+    ("leap from the balcony"), where a confident head has been seen to be wrong. Nor may it overrule
+    any term of another language (``foreign``: a strong term of any category,
+    ``multilingual.FOREIGN_STRONG``, or a ``multilingual.MILD`` swear word), which a head trained on
+    English text cannot judge."""
     if HEAD_VETO_SAFE_P is None or (strong and category in VETO_EXEMPT) or foreign:
         return False
     return head_safe >= HEAD_VETO_SAFE_P and head_p <= HEAD_VETO_P
@@ -301,7 +303,7 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm-lora+head-2026-11-24.17"
+    version = "text-lex+pc+minilm-lora+head-2026-11-24.18"
 
     def __init__(self, *, head: bool = True, zero_shot: bool | None = None) -> None:
         from genperso.models.embed import get_embedder
@@ -377,10 +379,24 @@ class TextClassifier(Classifier):
         sim = np.zeros_like(sem)
         head = np.zeros_like(sem)
         if sem_idx:
-            sem[sem_idx], sim[sem_idx], head[sem_idx] = self._semantic(
-                [analyses[i].lex.resolved_text or texts[i] for i in sem_idx])
+            inputs = [analyses[i].lex.resolved_text or texts[i] for i in sem_idx]
+            sem[sem_idx], sim[sem_idx], head[sem_idx] = self._semantic(inputs)
+            # a text the encoder cannot read at all (emoji only, a script outside its vocabulary) is
+            # nothing but unknown tokens, on which the head's output is noise ("🔥" came out as hate
+            # 1.00): no head evidence for it
+            for row, i in enumerate(sem_idx):
+                if not any(ch.isascii() and ch.isalnum() for ch in inputs[row]) and self._unreadable(inputs[row]):
+                    sem[i] = sim[i] = head[i] = 0.0
         sem_set = set(sem_idx)
         return [self._combine(a, sem[i], sim[i], float(pc[i]), i in sem_set, head[i]) for i, a in enumerate(analyses)]
+
+    def _unreadable(self, text: str) -> bool:
+        """Whether the encoder's tokenizer reads ``text`` as unknown tokens only (or nothing)."""
+        tok = getattr(self._embedder, "tokenizer", None)
+        if tok is None:
+            return False
+        ids = tok([text], add_special_tokens=False)["input_ids"][0]
+        return all(t == tok.unk_token_id for t in ids)
 
     def _combine(self, a: TextAnalysis, sem: np.ndarray, sim: np.ndarray, pc: float, had_semantic: bool,
                  head: np.ndarray | None = None) -> Scores:

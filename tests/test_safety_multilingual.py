@@ -49,6 +49,14 @@ INNOCENT = [
     "Morning Mist Meditation",
     "Mardi Gras Parade Jazz",
     "Kuk Sool Won Martial Arts Class",
+    # everyday words in their own language that are swearing or slang elsewhere
+    "Nebbia Fitta sul Lago: Ambient",  # Italian "thick fog"
+    "Musik Hoeren im Zug",  # German "hören" without umlauts
+    "Scopare il Pavimento: Pulizie di Primavera",  # Italian "to sweep"
+    "Quieren Matarme en el Videojuego",  # "they want to kill me" (a game), not self-harm
+    "Skit Comedy Hour",
+    "Cul-de-sac Block Party",
+    "Verflucht Schön: Schlager Hits",  # "cursed beautiful": German praise
 ]
 
 
@@ -83,7 +91,19 @@ def test_words_of_other_scripts_are_kept_whole() -> None:
     assert normalise("Блять, опять понедельник").words == ("блять", "опять", "понедельник")
     assert normalise("Ѕһіt Just Got Real").words[0] == "shit"  # a mixed-script word is still folded
     assert normalise("ﾃｽﾄ テスト").words == ("テスト", "テスト")
+    assert normalise("Ζionist").words == ("zionist",)  # a Greek capital, lower-cased before folding
     assert "блять" in analyse_text("Блять, опять понедельник").lex.strong["profanity"]
+
+
+@pytest.mark.parametrize("text", ["Ѕһіt,ж", "Ѕһіt—ж", "fuсk🙂ж", "ѕһіt/日本", "fuсk/блять"])
+def test_a_letter_of_another_script_glued_on_does_not_hide_a_disguised_word(text: str) -> None:
+    assert normalise(text).words[0] in ("shit", "fuck")
+
+
+def test_latin_look_alikes_inside_a_cyrillic_word_and_vowel_signs_are_kept() -> None:
+    assert normalise("пиздeц").words == ("пиздец",)  # a Latin "e" in a Cyrillic word
+    assert normalise("नमस्ते दुनिया").words == ("नमस्ते", "दुनिया")  # virama and vowel signs kept
+    assert normalise("สวัสดีครับ").words == ("สวัสดีครับ",)
 
 
 def test_the_head_cannot_overrule_a_foreign_strong_term() -> None:

@@ -310,6 +310,7 @@ def test_numbered_titles_are_allowed_for_kids(text: str) -> None:
 
 @pytest.mark.parametrize(("word", "squeezed"), [
     ("shooooot", "shoot"), ("weeeed", "weed"), ("starrrving", "starving"), ("fuuuuck", "fuck"), ("hello", "hello"),
+    ("xxx", "xxx"), ("iii", "iii"), ("888", "888"), ("www", "www"), ("zzz", "zzz"),  # not stretched words
 ])
 def test_stretched_letters_are_squeezed_to_the_word_the_lexicon_knows(word: str, squeezed: str) -> None:
     from safety.lexicon import squeeze
@@ -332,3 +333,11 @@ def test_stretched_letters_reach_phrases_and_the_embedded_text() -> None:
 ])
 def test_topic_words_and_acronyms(text: str, decision: str) -> None:
     assert check_texts([text], profile="kids")[0].decision == decision
+
+
+@pytest.mark.parametrize("text", ["🔥", "❤️ ❤️", "👍👍", "✨"])
+def test_text_the_encoder_cannot_read_gets_no_head_evidence(text: str) -> None:
+    # emoji only: the encoder sees unknown tokens, on which the head once said "hate 1.00"
+    v = check_texts([text], profile="kids")[0]
+    assert v.decision == "allow", v.reasons
+    assert check_texts([f"{text} kill yourself"], profile="kids")[0].decision == "block"
