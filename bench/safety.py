@@ -2,14 +2,14 @@
 Big Buck Bunny keyframes plus synthetic unsafe stand-ins.
 
     python bench/safety.py [--split heldout|test|dev|all] [--frames 200] [--film PATH] [--no-images]
-    python bench/safety.py --knees 4,5,6,7,8,9     # the head-knee sweep on validation rounds
+    python bench/safety.py --knees 4,5,6,7,8,9,10,11,12,13,14,15   # the head-knee sweep (validation)
 
 Text: precision/recall per category on ``assets/safety_eval/texts.jsonl``: by default the
-``heldout`` rows (rounds 14 and later), written blind for the shipped gate and never used to tune
-it, then a table of the same figures per writing round. Rounds 4-13 were each held out for an
-earlier gate; for the shipped gate they are validation data (its head knees were chosen on rounds
-4-9, the misses of rounds 6-9 steered training batches and those of rounds 10-13 lexicon changes;
-see the set's README). "Flagged" means
+``heldout`` rows (rounds 16 and later), written blind for the shipped gate and never used to tune
+it, then a table of the same figures per writing round. Rounds 4-15 were each held out for an
+earlier gate; for the shipped gate they are validation data (its head knees and training seed were
+chosen on them, and their misses steered training batches and lexicon changes; see the set's
+README). "Flagged" means
 the decision is not "allow". Recall is reported for the kids profile (every unsafe item must be
 flagged) and for the adult profile on severe items; false-positive rate on hard negatives for
 both. Baseline: alt-profanity-check ``predict_prob >= 0.5`` -> unsafe (category-agnostic).
@@ -56,10 +56,10 @@ def row_round(row: dict) -> int:
     return 1 if int(row["id"].rsplit("-", 1)[1]) < 312 else 2
 
 
-LATEST_ROUND = 15  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
-# rounds 14 and later were written blind for the shipped gate and never used to tune it; rounds 4-13
+LATEST_ROUND = 17  # the latest round written blind for the shipped gate (see assets/safety_eval/README.md)
+# rounds 16 and later were written blind for the shipped gate and never used to tune it; rounds 4-15
 # were held out for earlier gates and are the shipped gate's validation data (its knees, ``--knees``)
-HELDOUT_FROM = 14
+HELDOUT_FROM = 16
 
 
 def load_eval(split: str) -> list[dict]:

@@ -38,7 +38,7 @@ __all__ = ["ADAPTER_FILE", "ADAPTER_VERSION", "TARGETS", "FRAMES", "FinetuneConf
            "main"]
 
 ADAPTER_FILE = Path(__file__).resolve().parent / "adapter.npz"
-ADAPTER_VERSION = "lora-2026-11-24.3"
+ADAPTER_VERSION = "lora-2026-11-24.4"
 # the linear maps of each BERT layer that get a low-rank update
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")
@@ -58,7 +58,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     head_c: float = 4.0  # the initial head: logistic regression on the stock vectors
     label_smoothing: float = 0.0
-    seed: int = 1  # the shipped weights; seed 0 trained too and was not chosen (see text.HEAD_MEDIUM_P)
+    seed: int = 2  # the shipped weights; seed 1 trained too and was not chosen (see text.HEAD_MEDIUM_P)
     frame_rate: float = 0.5  # share of texts that also train in a playlist framing (``framed_rows``)
 
     def as_dict(self) -> dict[str, Any]:

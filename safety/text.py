@@ -33,7 +33,7 @@ cross-validation shows it adds false positives faster than recall. It remains th
 gate on the stock encoder (``TextClassifier(head=False)``, or a head fit by
 ``python -m safety.train_head`` on stock vectors). The constants of steps 5 and 6 were chosen by
 5-fold cross-validation on the training corpus, except the head's knees (``HEAD_MEDIUM_P``,
-``HEAD_HIGH_P``), chosen on evaluation rounds 4-9 as validation data; rounds 14 and later are the
+``HEAD_HIGH_P``), chosen on evaluation rounds 4-15 as validation data; rounds 16 and later are the
 held-out test (``assets/safety_eval/README.md``).
 """
 
@@ -90,26 +90,24 @@ GATE_RAMP = 0.10
 # so a clear lead keeps the full score and adult review/block tiers are unaffected).
 AMBIGUOUS_MARGIN = 0.05
 # the supervised head's probability that reaches the medium (kids: block) and the high (adult:
-# review) tier. Chosen on evaluation rounds 4-9 as validation data (the sweep is
-# ``python bench/safety.py --knees 4,5,6,7,8,9``), never on later rounds (10-13 were held out for
-# the knees and steered lexicon changes afterwards; 14 and later are held out), by a rule fixed
-# before the sweep: the pair with the most recall whose kids
+# review) tier. Chosen on evaluation rounds 4-15 as validation data (the sweep is
+# ``python bench/safety.py --knees 4,5,6,7,8,9,10,11,12,13,14,15``), never on later rounds (16 and
+# later are held out), by a rule fixed before the sweep: the pair with the most recall whose kids
 # hard-negative FPR and plain-safe FPR both stay <= 0.040 (a point of margin under the 5 % target),
-# over two training seeds (seed 0: only 0.90/0.93 qualified, 0.939 recall; the shipped head is seed
-# 1). Rounds 4-9, n = 1,310, veto on:
+# over two training seeds (seed 1: 0.80/0.85 qualified, 0.972 recall; the shipped head is seed 2).
+# Rounds 4-15, n = 2,611, veto on:
 #   knees      kids recall  adult severe  hard-neg FPR kids  plain-safe FPR kids
-#   0.90/0.93  0.941        0.920         0.030              0.006
-#   0.80/0.85  0.955        0.945         0.040              0.006
-#   0.75/0.80  0.961        0.948         0.042              0.012
-#   0.70/0.75  0.969        0.950         0.044              0.018
-#   0.60/0.65  0.974        0.959         0.046              0.024
-#   0.50/0.60  0.981        0.963         0.046              0.036
-# (rounds 6-9 flatter recall: their misses steered training batches 3-5; see
-# assets/safety_train/README.md). The head trained with framed copies is surer of itself than the
-# earlier one, so its knees sit higher than the 0.50/0.60 that 5-fold cross-validation chose for the
-# earlier head (``python -m safety.finetune --cv``, 4,502 texts).
-HEAD_MEDIUM_P = 0.80
-HEAD_HIGH_P = 0.85
+#   0.90/0.93  0.964        0.952         0.024              0.000
+#   0.80/0.85  0.975        0.964         0.029              0.006
+#   0.70/0.75  0.979        0.972         0.031              0.008
+#   0.60/0.65  0.984        0.974         0.036              0.008
+#   0.50/0.60  0.990        0.975         0.040              0.017
+#   0.45/0.55  0.991        0.977         0.045              0.017
+#   0.35/0.47  0.991        0.981         0.051              0.017
+# (rounds 6-15 flatter recall: their misses steered training batches 3-6 or lexicon changes; see
+# assets/safety_train/README.md and assets/safety_eval/README.md).
+HEAD_MEDIUM_P = 0.50
+HEAD_HIGH_P = 0.60
 # the zero-shot anchor scorer alongside the fine-tuned head (that cross-validation, no veto): at
 # knees 0.60/0.65 it lifts kids recall 0.814 -> 0.850 but hard-negative FPR 0.096 -> 0.133; the head
 # alone reaches that recall at lower FPR (0.853 at 0.105 with knees 0.50/0.60)
@@ -303,7 +301,7 @@ class _Anchors:
 class TextClassifier(Classifier):
     name = "text"
     modalities = ("text",)
-    version = "text-lex+pc+minilm-lora+head-2026-11-24.18"
+    version = "text-lex+pc+minilm-lora+head-2026-11-24.19"
 
     def __init__(self, *, head: bool = True, zero_shot: bool | None = None) -> None:
         from genperso.models.embed import get_embedder
