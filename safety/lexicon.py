@@ -29,8 +29,8 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "effing", "effin", "fing", "f'ing",  # minced "f-ing" ("f-ing" is read as "fing")
             "ffs", "gtfo", "mofo", "mofos", "fook", "fookin", "fooking", "fooked",  # acronyms, dialect spellings
         ),
-        "weak": ("feck", "fecking", "damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss", "pissed", "dick",
-                 "cock", "prick", "sucks", "suck", "screw", "freaking", "frickin", "bollocks", "bugger"),
+        "weak": ("feck", "fecking", "damn", "dammit", "hell", "crap", "crappy", "ass", "arse", "bloody", "piss",
+                 "pissed", "dick", "cock", "prick", "sucks", "suck", "screw", "freaking", "frickin", "bollocks", "bugger"),
     },
     "violence": {
         "strong": ("behead", "beheading", "decapitate", "dismember", "massacre the", "shoot him", "shoot her",
@@ -126,8 +126,8 @@ AMBIGUOUS: dict[str, frozenset[str]] = {
     )),
     "self_harm": frozenset((
         "jump", "bridge", "gone", "goodbye", "pain", "cut", "cutting", "alone", "empty", "numb", "disappear",
-        "myself", "dead", "death", "die", "dying", "rope", "blade", "skinny", "starve", "starving", "tired of", "purge",
-        "last time", "give up", "better off", "miss me", "without me", "no point", "end it", "ending it",
+        "myself", "dead", "death", "die", "dying", "rope", "blade", "skinny", "starve", "starving", "tired of",
+        "purge", "last time", "give up", "better off", "miss me", "without me", "no point", "end it", "ending it",
     )),
     "hate": frozenset((
         "kind", "women", "race", "racial", "ethnic", "breed", "animals", "savage", "purity", "superior", "lesser",
@@ -138,15 +138,14 @@ AMBIGUOUS: dict[str, frozenset[str]] = {
     )),
 }
 
-# slang, euphemisms and compounds from ``slang`` (kept there to keep this module readable)
-for _cat, _lists in EXTRA.items():
-    for _kind in ("strong", "weak"):
-        LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
-    AMBIGUOUS[_cat] = AMBIGUOUS[_cat] | EXTRA_AMBIGUOUS[_cat]
-# other languages' swearing, slang and slurs (``multilingual``)
-for _cat, _lists in FOREIGN.items():
-    for _kind in ("strong", "weak"):
-        LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
+# slang, euphemisms and compounds from ``slang`` (kept there to keep this module readable), and other
+# languages' swearing, slang and slurs from ``multilingual``
+for _extra in (EXTRA, FOREIGN):
+    for _cat, _lists in _extra.items():
+        for _kind in ("strong", "weak"):
+            LEXICON[_cat][_kind] = tuple(dict.fromkeys(LEXICON[_cat][_kind] + _lists[_kind]))
+for _cat, _terms in EXTRA_AMBIGUOUS.items():
+    AMBIGUOUS[_cat] = AMBIGUOUS[_cat] | _terms
 
 _MASK_TARGETS: tuple[tuple[str, str], ...] = tuple(
     (cat, term)
@@ -261,7 +260,8 @@ def scan(norm: Normalised) -> LexHit:
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
     # stretched letters are squeezed in the text the embedder sees ("weeeed" -> "weed")
-    resolved = [squeeze(w) for w in norm.words]
+    squeezed = [squeeze(w) for w in norm.words]
+    resolved = list(squeezed)
     # a resolved mask takes its word's place in the text the embedder sees ("is the answer" ->
     # "suicide is the answer"); inserted from the back so earlier positions stay valid
     at = norm.mask_at if len(norm.mask_at) == len(norm.masks) else (len(resolved),) * len(norm.masks)
@@ -279,14 +279,14 @@ def scan(norm: Normalised) -> LexHit:
     variants = [word_variants(w) for w in norm.words]
     flat = set().union(*variants) if variants else set()
     shortest = [min(v, key=len) for v in variants]
-    padded_forms = {" " + " ".join(norm.words) + " ", " " + " ".join(squeeze(w) for w in norm.words) + " "}
+    padded_forms = {" " + " ".join(norm.words) + " ", " " + " ".join(squeezed) + " "}
     if variants:
         padded_forms.add(" " + " ".join(shortest) + " ")
     # look up the text's words in the term index instead of testing every term against the text
     hits: set[int] = set()
     for w in flat:
         hits.update(_BY_WORD.get(w, ()))
-    for tok in set(norm.words).union(shortest, (squeeze(w) for w in norm.words)):
+    for tok in set(norm.words).union(shortest, squeezed):
         for i in _BY_FIRST_WORD.get(tok, ()):
             if any(phrase_in(_TERMS[i][2], p) for p in padded_forms):
                 hits.add(i)

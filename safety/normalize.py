@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 __all__ = ["Normalised", "normalise", "fold", "word_variants"]
 
+_INVISIBLE_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")  # zero-width, soft hyphen
 _HOMOGLYPHS = str.maketrans({
     # Cyrillic
     "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
@@ -26,9 +27,8 @@ _HOMOGLYPHS = str.maketrans({
     "Τ": "t", "Χ": "x", "Υ": "y", "Ζ": "z", "ζ": "z",  # text is lower-cased first: "Ζ" arrives as "ζ"
     # symbols
     "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i",
-    "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
-})
-_INVISIBLE = str.maketrans({ch: "" for ch in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")})
+} | {ch: "" for ch in _INVISIBLE_CHARS})
+_INVISIBLE = str.maketrans({ch: "" for ch in _INVISIBLE_CHARS})
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
                        "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "£": "l", "+": "t"})
 _MASK_CHARS = "*#%_"
@@ -48,10 +48,6 @@ class Normalised:
     mask_at: tuple[int, ...] = ()  # per mask, the index in ``words`` where it stood
 
 
-def _strip_accents(t: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
-
-
 # Latin letters that pass for Cyrillic ones inside a Cyrillic word ("пиздeц" with a Latin "e")
 _TO_CYRILLIC = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к",
                               "m": "м", "t": "т", "b": "в", "h": "н"})
@@ -62,8 +58,9 @@ def _is_cyrillic(ch: str) -> bool:
 
 
 def _strip_diacritics(t: str) -> str:
-    """Combining marks dropped after Latin, Greek and Cyrillic letters only: in Indic or Thai script
-    they are the vowels of the word."""
+    """Combining marks dropped after Latin, Greek and Cyrillic letters ("é" -> "e") only: in Indic or
+    Thai script they are the vowels of the word, and a run of marks alone (a vowel sign that the
+    word-run split of ``fold`` cut off, "स्ते") is kept."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFKD", t):
         if unicodedata.combining(ch) and out and (out[-1].isascii() or "\u0370" <= out[-1] <= "\u04ff"):
@@ -73,9 +70,7 @@ def _strip_diacritics(t: str) -> str:
 
 
 def _fold_token(tok: str) -> str:
-    if tok and all(unicodedata.combining(ch) for ch in tok):  # a vowel sign between two runs ("स्ते")
-        return tok
-    t = _strip_accents(tok.translate(_HOMOGLYPHS)).translate(_HOMOGLYPHS)
+    t = _strip_diacritics(tok.translate(_HOMOGLYPHS)).translate(_HOMOGLYPHS)
     # a word of another script stays in it ("блять", not the half-Latin "блtь"): homoglyphs are
     # folded only where the whole word then reads in Latin letters ("Ѕһіt" -> "shit")
     if any(ch.isalpha() and not ch.isascii() for ch in t):
